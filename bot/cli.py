@@ -1,0 +1,80 @@
+"""Own the command line: ``skiplino-bot run | sandbox | console``.
+
+Imports of the heavy pieces happen inside each command so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.settings import SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Build the argument parser."""
+    parser = argparse.ArgumentParser(prog="skiplino-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run the Telegram bot with long polling")
+
+    sandbox = sub.add_parser("sandbox", help="serve the Skiplino stand-in over HTTP")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8700)
+    sandbox.add_argument("--secret-key", default=None)
+    sandbox.add_argument("--public-key", default="pk_test_sandbox")
+    sandbox.add_argument("--latency-ms", type=float, default=0.0, help="added latency per call")
+    sandbox.add_argument("--error-rate", type=float, default=0.0, help="share of calls -> 500")
+    sandbox.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="METHOD:PATH=STATUS",
+        help="force a status on a route, e.g. POST:/tickets/book=503 (repeatable)",
+    )
+    sandbox.add_argument(
+        "--hang", action="append", default=[], metavar="METHOD:PATH", help="make a route hang"
+    )
+    sandbox.add_argument("--seed", type=int, default=7)
+
+    console = sub.add_parser("console", help="chat with the bot in the terminal")
+    console.add_argument("--locale", default=None, help="start in this language (en, ar)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"skiplino-bot: {exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "run":
+        missing = settings.missing_for_run()
+        if missing:
+            print(f"skiplino-bot: missing required setting {missing[0]}", file=sys.stderr)
+            return 2
+        from bot.app import run_polling
+
+        run_polling(settings)
+        return 0
+    if args.command == "sandbox":
+        from bot.sandbox.server import serve
+
+        secret = args.secret_key
+        if secret is None:
+            key = settings.skiplino_api_key
+            secret = key.get_secret_value() if key is not None else "sk_test_sandbox"
+        return serve(args, secret_key=secret, timezone=settings.skiplino_timezone)
+    if args.command == "console":
+        from bot.console import run_console
+
+        return run_console(settings, locale=args.locale)
+    return 2  # pragma: no cover - argparse rejects unknown commands

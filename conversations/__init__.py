@@ -1,0 +1,1 @@
+"""The conversation state machine: flows, states and transitions, free of Telegram types."""

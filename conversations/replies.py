@@ -1,0 +1,56 @@
+"""Own the plain-data replies a transition returns; the Telegram adapter renders them.
+
+Must not import Telegram. Texts are catalog keys plus parameters (see ``bot.i18n.Msg``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from bot.i18n import Msg
+
+
+class ButtonKind(str, Enum):
+    """What pressing a button does."""
+
+    CALLBACK = "callback"
+    CONTACT = "contact"  # reply-keyboard button that shares the user's phone number
+    URL = "url"
+
+
+@dataclass(frozen=True)
+class Button:
+    """One button: a label (catalog message or a name the API returned) and its payload."""
+
+    label: Msg | str
+    data: str = ""
+    kind: ButtonKind = ButtonKind.CALLBACK
+
+
+@dataclass(frozen=True)
+class Card:
+    """One message of the conversation: text lines and rows of buttons.
+
+    ``new_message`` asks for a fresh message instead of editing the flow's card
+    (the user typed text, or the card is gone).
+    """
+
+    lines: tuple[Msg, ...]
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    new_message: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A short toast for the callback query answer (optional)."""
+
+    text: Msg
+
+
+@dataclass
+class Replies:
+    """What one update produces: cards to show, an optional toast, typing hint."""
+
+    cards: list[Card] = field(default_factory=list)
+    notice: Notice | None = None

@@ -1,0 +1,55 @@
+"""Settings read the contract's environment names and fail with one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bot.settings import Settings, SettingsError, load_settings
+
+
+def test_defaults_follow_the_design_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TELEGRAM_API_URL", "SKIPLINO_API_URL", "SKIPLINO_TIMEZONE", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.telegram_api_url == "https://api.telegram.org/bot"
+    assert settings.skiplino_api_url == "https://api-dev.skiplino.com/external/v1"
+    assert settings.skiplino_timezone == "Asia/Bahrain"
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.bot_default_locale == "en"
+
+
+def test_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("SKIPLINO_API_KEY", "sk_live_secret")
+    monkeypatch.setenv("SKIPLINO_TIMEZONE", "Asia/Riyadh")
+    monkeypatch.setenv("BOT_DEFAULT_LOCALE", "ar")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == "123:abc"
+    assert "sk_live_secret" not in repr(settings)
+    assert settings.missing_for_run() == []
+    assert settings.bot_default_locale == "ar"
+
+
+def test_unknown_timezone_is_one_readable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKIPLINO_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SettingsError, match="SKIPLINO_TIMEZONE"):
+        load_settings(_env_file=None)
+
+
+def test_run_without_token_exits_with_one_line_naming_it(tmp_path: object) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SKIPLINO_API_KEY": "sk_x"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "skiplino-bot: missing required setting TELEGRAM_BOT_TOKEN"
+    assert "Traceback" not in result.stderr
