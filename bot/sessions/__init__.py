@@ -1,0 +1,22 @@
+"""Own the chat store: per-chat lock, session (with TTL) and profile (without), short cache.
+
+Must not import Telegram, conversations or the Skiplino client.
+"""
+
+from __future__ import annotations
+
+from bot.sessions.memory_store import MemoryChatStore
+from bot.sessions.models import Profile, Session
+from bot.sessions.redis_store import RedisChatStore
+from bot.sessions.store import ChatBusy, ChatStore, Loaded, StoreUnavailable
+
+__all__ = [
+    "ChatBusy",
+    "ChatStore",
+    "Loaded",
+    "MemoryChatStore",
+    "Profile",
+    "RedisChatStore",
+    "Session",
+    "StoreUnavailable",
+]

@@ -1,0 +1,169 @@
+"""Own the in-process chat store used by the console demo when no Redis is configured.
+
+Behaves like ``RedisChatStore`` (token locks that expire, JSON documents, version CAS,
+TTLs on sessions and cache entries, none on profiles) so the demo runs the same engine
+code. Everything is lost when the process ends; never use it with more than one worker.
+
+Must not import Telegram, conversations or the Skiplino client.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from bot.sessions.models import Profile, Session
+from bot.sessions.store import (
+    Loaded,
+    check_ttl,
+    parse_profile,
+    parse_session,
+    poll_for_lock,
+    stored_version,
+)
+
+
+@dataclass
+class _Entry:
+    """One stored value and the monotonic instant it expires at (None: never)."""
+
+    value: str
+    expires_at: float | None
+
+
+class MemoryKeyValue:
+    """A tiny dict with Redis-like expiry, keyed like the Redis store."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._entries: dict[str, _Entry] = {}
+
+    def get(self, key: str) -> str | None:
+        """Return the live value of ``key``, dropping it if expired."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at is not None and entry.expires_at <= time.monotonic():
+            del self._entries[key]
+            return None
+        return entry.value
+
+    def set(self, key: str, value: str, *, ttl_ms: int | None = None) -> None:
+        """Store ``value``; expire it after ``ttl_ms`` if given (like SET PX, else plain SET)."""
+        expires_at = None if ttl_ms is None else time.monotonic() + ttl_ms / 1000
+        self._entries[key] = _Entry(value, expires_at)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        self._entries.pop(key, None)
+
+    def pttl(self, key: str) -> int:
+        """Return milliseconds left like Redis PTTL: -2 when missing, -1 when without expiry."""
+        if self.get(key) is None:
+            return -2
+        expires_at = self._entries[key].expires_at
+        if expires_at is None:
+            return -1
+        return max(0, int((expires_at - time.monotonic()) * 1000))
+
+
+class MemoryChatStore:
+    """Chat store in this process's memory, for the console demo."""
+
+    def __init__(self, *, session_ttl_seconds: int = 86400) -> None:
+        """Start with no sessions, profiles or locks."""
+        check_ttl(session_ttl_seconds)
+        self._session_ttl_ms = session_ttl_seconds * 1000
+        # Public for tests that need to plant a corrupt document or read a TTL.
+        self.kv = MemoryKeyValue()
+
+    @staticmethod
+    def _lock_key(chat_id: int) -> str:
+        """Return the key of the chat's lock."""
+        return f"lock:{chat_id}"
+
+    @staticmethod
+    def _session_key(chat_id: int) -> str:
+        """Return the key of the chat's session."""
+        return f"session:{chat_id}"
+
+    @staticmethod
+    def _profile_key(user_id: int) -> str:
+        """Return the key of the user's profile."""
+        return f"profile:{user_id}"
+
+    async def acquire(self, chat_id: int, *, wait: float = 5.0, hold_ms: int = 30_000) -> str:
+        """Lock the chat for ``hold_ms`` and return the token; raise ChatBusy after ``wait``."""
+        token = secrets.token_hex(16)
+        key = self._lock_key(chat_id)
+
+        async def try_once() -> bool:
+            """Take the lock if nobody holds it (no await inside: atomic on the event loop)."""
+            if self.kv.get(key) is not None:
+                return False
+            self.kv.set(key, token, ttl_ms=hold_ms)
+            return True
+
+        await poll_for_lock(try_once, wait)
+        return token
+
+    async def load(self, chat_id: int, user_id: int) -> Loaded:
+        """Return the chat's session and the user's profile."""
+        key = self._session_key(chat_id)
+        raw_session = self.kv.get(key)
+        session = parse_session(raw_session, chat_id)
+        if session is None and raw_session is not None:
+            # Like the Redis store: forget the unreadable document so a fresh session saves.
+            self.kv.delete(key)
+        return Loaded(
+            session=session, profile=parse_profile(self.kv.get(self._profile_key(user_id)), user_id)
+        )
+
+    async def commit(
+        self,
+        chat_id: int,
+        token: str,
+        session: Session,
+        *,
+        profile: tuple[int, Profile] | None = None,
+    ) -> bool:
+        """Save ``session`` if its version is current, write ``profile``, release the lock."""
+        key = self._session_key(chat_id)
+        written = stored_version(self.kv.get(key)) == session.version
+        if written:
+            new_version = session.version + 1
+            document = session.model_copy(update={"version": new_version}).model_dump_json()
+            self.kv.set(key, document, ttl_ms=self._session_ttl_ms)
+            if profile is not None:
+                user_id, user_profile = profile
+                self.kv.set(self._profile_key(user_id), user_profile.model_dump_json())
+            session.version = new_version
+        await self.release(chat_id, token)
+        return written
+
+    async def release(self, chat_id: int, token: str) -> None:
+        """Release the chat's lock if ``token`` still holds it."""
+        key = self._lock_key(chat_id)
+        if self.kv.get(key) == token:
+            self.kv.delete(key)
+
+    async def get_profile(self, user_id: int) -> Profile | None:
+        """Return the user's profile, or None."""
+        return parse_profile(self.kv.get(self._profile_key(user_id)), user_id)
+
+    async def put_profile(self, user_id: int, profile: Profile) -> None:
+        """Store the user's profile without expiry."""
+        self.kv.set(self._profile_key(user_id), profile.model_dump_json())
+
+    async def cache_get(self, key: str) -> str | None:
+        """Return the cached value of ``key``, or None when absent or expired."""
+        return self.kv.get(f"cache:{key}")
+
+    async def cache_set(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""
+        check_ttl(ttl_seconds)
+        self.kv.set(f"cache:{key}", value, ttl_ms=ttl_seconds * 1000)
+
+    async def close(self) -> None:
+        """Do nothing: there is no connection to close."""

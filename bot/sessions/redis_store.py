@@ -1,0 +1,253 @@
+"""Own the Redis chat store: lock, session, profile and cache keys, and their Lua scripts.
+
+Keys (``prefix`` lets several bots share one Redis)::
+
+    {prefix}:lock:{<chat_id>}      lock token, SET NX PX
+    {prefix}:session:{<chat_id>}   session JSON, with TTL
+    {prefix}:profile:{<user_id>}   profile JSON, no TTL
+    {prefix}:cache:<key>           cached string, with TTL
+
+The braces around the id are a Redis Cluster hash tag: the lock and session of a chat
+always share a slot, as the commit script needs. The profile key shares it only when
+``chat_id == user_id`` (private chats, which is how customers talk to this bot). The
+commit script writes the profile inside the script, not beside it, so that a rejected
+commit writes nothing; on Redis Cluster a group chat's commit with a profile would
+therefore fail with CROSSSLOT. The store takes a plain ``redis.asyncio.Redis``, so this
+only matters if it is ever ported to ``RedisCluster``: then write the profile in a second
+call after a successful CAS.
+
+Cost of one update in steady state: acquire (1 round trip: EVALSHA of SET NX PX), load
+(1: MGET), commit (1: EVALSHA). The first call of each script after a Redis restart
+costs two more (NOSCRIPT, then SCRIPT LOAD).
+
+Must not import Telegram, conversations or the Skiplino client.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
+
+from bot.sessions.models import Profile, Session
+from bot.sessions.store import (
+    Loaded,
+    StoreUnavailable,
+    check_ttl,
+    parse_profile,
+    parse_session,
+    poll_for_lock,
+)
+
+# Delete KEYS[1] only while it still holds ARGV[1]: releases a lock we still own, and
+# removes a corrupt session without clobbering a document written meanwhile.
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# SET NX PX, but also succeed when the lock already holds our token: if the reply to an
+# earlier attempt was lost and redis-py retried, the lock is ours, not someone else's.
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return 1
+end
+return 0
+"""
+
+# KEYS: session, lock[, profile].
+# ARGV: token, expected version, session JSON, TTL ms[, profile JSON].
+# The stored version is read from the JSON itself; a missing or unreadable document counts
+# as version 0, like ``store.stored_version``.
+_COMMIT = """
+local current = 0
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local ok, doc = pcall(cjson.decode, stored)
+  if ok and type(doc) == 'table' and type(doc['version']) == 'number' then
+    current = doc['version']
+  end
+end
+local written = 0
+if current == tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+  if #KEYS >= 3 then
+    redis.call('SET', KEYS[3], ARGV[5])
+  end
+  written = 1
+end
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+end
+return written
+"""
+
+
+@asynccontextmanager
+async def _redis_errors(operation: str) -> AsyncIterator[None]:
+    """Turn any Redis failure into StoreUnavailable, without echoing the server's URL."""
+    try:
+        yield
+    except RedisError as exc:
+        # Includes ConnectionError/TimeoutError and server refusals (READONLY, OOM, ...):
+        # either way the update cannot be stored, and the caller apologises to the user.
+        raise StoreUnavailable(f"Redis failed during {operation}: {type(exc).__name__}") from exc
+
+
+def _text(raw: bytes | str | None) -> str | None:
+    """Return a Redis reply as text, whatever the client's ``decode_responses``."""
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="replace")
+    return raw
+
+
+class RedisChatStore:
+    """Chat store on one Redis server; safe to share between worker processes."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        prefix: str,
+        session_ttl_seconds: int = 86400,
+        owns_client: bool = False,
+    ) -> None:
+        """Wrap ``redis``; close it in ``close`` only when ``owns_client``."""
+        if not prefix or "{" in prefix or "}" in prefix:
+            # A brace in the prefix would become the Cluster hash tag instead of the id.
+            raise ValueError("prefix must be non-empty and contain no braces")
+        check_ttl(session_ttl_seconds)
+        self._redis = redis
+        self._prefix = prefix
+        self._session_ttl_ms = session_ttl_seconds * 1000
+        self._owns_client = owns_client
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._delete_if_equal = redis.register_script(_DELETE_IF_EQUAL)
+        self._commit = redis.register_script(_COMMIT)
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str, session_ttl_seconds: int = 86400) -> RedisChatStore:
+        """Connect to the Redis at ``url``; ``close`` closes the connection."""
+        # Short timeouts and few retries (redis-py's default is 10): an update must fail
+        # within seconds with an apology, not hang on a dead Redis. Retrying is safe: the
+        # scripts tolerate a command that ran but whose reply was lost.
+        client = aioredis.Redis.from_url(
+            url,
+            decode_responses=False,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=2),
+        )
+        return cls(client, prefix=prefix, session_ttl_seconds=session_ttl_seconds, owns_client=True)
+
+    def _lock_key(self, chat_id: int) -> str:
+        """Return the key of the chat's lock."""
+        return f"{self._prefix}:lock:{{{chat_id}}}"
+
+    def _session_key(self, chat_id: int) -> str:
+        """Return the key of the chat's session."""
+        return f"{self._prefix}:session:{{{chat_id}}}"
+
+    def _profile_key(self, user_id: int) -> str:
+        """Return the key of the user's profile."""
+        return f"{self._prefix}:profile:{{{user_id}}}"
+
+    def _cache_key(self, key: str) -> str:
+        """Return the Redis key of cache entry ``key``."""
+        return f"{self._prefix}:cache:{key}"
+
+    async def acquire(self, chat_id: int, *, wait: float = 5.0, hold_ms: int = 30_000) -> str:
+        """Lock the chat for ``hold_ms`` and return the token; raise ChatBusy after ``wait``."""
+        token = secrets.token_hex(16)
+        key = self._lock_key(chat_id)
+
+        async def try_once() -> bool:
+            """Try SET NX PX once."""
+            async with _redis_errors("acquire"):
+                return bool(await self._acquire(keys=[key], args=[token, hold_ms]))
+
+        await poll_for_lock(try_once, wait)
+        return token
+
+    async def load(self, chat_id: int, user_id: int) -> Loaded:
+        """Return the chat's session and the user's profile (one MGET)."""
+        session_key = self._session_key(chat_id)
+        async with _redis_errors("load"):
+            raw_session, raw_profile = await self._redis.mget(
+                session_key, self._profile_key(user_id)
+            )
+        session = parse_session(raw_session, chat_id)
+        if session is None and raw_session is not None:
+            # Forget the unreadable document, or its version would reject every commit
+            # of the fresh session (version 0) until the TTL ends. Rare: one extra trip.
+            async with _redis_errors("load"):
+                await self._delete_if_equal(keys=[session_key], args=[raw_session])
+        return Loaded(session=session, profile=parse_profile(raw_profile, user_id))
+
+    async def commit(
+        self,
+        chat_id: int,
+        token: str,
+        session: Session,
+        *,
+        profile: tuple[int, Profile] | None = None,
+    ) -> bool:
+        """Save ``session`` if its version is current, write ``profile``, release the lock."""
+        new_version = session.version + 1
+        document = session.model_copy(update={"version": new_version}).model_dump_json()
+        keys = [self._session_key(chat_id), self._lock_key(chat_id)]
+        args: list[str | int] = [token, session.version, document, self._session_ttl_ms]
+        if profile is not None:
+            user_id, user_profile = profile
+            keys.append(self._profile_key(user_id))
+            args.append(user_profile.model_dump_json())
+        async with _redis_errors("commit"):
+            written = await self._commit(keys=keys, args=args)
+        if written != 1:
+            return False
+        session.version = new_version
+        return True
+
+    async def release(self, chat_id: int, token: str) -> None:
+        """Release the chat's lock if ``token`` still holds it."""
+        async with _redis_errors("release"):
+            await self._delete_if_equal(keys=[self._lock_key(chat_id)], args=[token])
+
+    async def get_profile(self, user_id: int) -> Profile | None:
+        """Return the user's profile, or None."""
+        async with _redis_errors("get_profile"):
+            raw = await self._redis.get(self._profile_key(user_id))
+        return parse_profile(raw, user_id)
+
+    async def put_profile(self, user_id: int, profile: Profile) -> None:
+        """Store the user's profile without expiry."""
+        async with _redis_errors("put_profile"):
+            # A plain SET also drops any TTL the key might have had.
+            await self._redis.set(self._profile_key(user_id), profile.model_dump_json())
+
+    async def cache_get(self, key: str) -> str | None:
+        """Return the cached value of ``key``, or None when absent or expired."""
+        async with _redis_errors("cache_get"):
+            raw = await self._redis.get(self._cache_key(key))
+        return _text(raw)
+
+    async def cache_set(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""
+        check_ttl(ttl_seconds)
+        async with _redis_errors("cache_set"):
+            await self._redis.set(self._cache_key(key), value, ex=ttl_seconds)
+
+    async def close(self) -> None:
+        """Close the Redis connection if this store opened it."""
+        if self._owns_client:
+            await self._redis.aclose()

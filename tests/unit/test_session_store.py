@@ -1,0 +1,465 @@
+"""Contract tests of the chat stores: one suite run against Redis and against memory."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection, ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from bot.sessions import (
+    ChatBusy,
+    ChatStore,
+    MemoryChatStore,
+    Profile,
+    RedisChatStore,
+    Session,
+    StoreUnavailable,
+)
+from tests.conftest import REDIS_URL
+
+CHAT = 1001
+USER = 2002
+
+
+@dataclass
+class Backend:
+    """A store under test plus a look at its raw storage, the same for both backends."""
+
+    name: str
+    store: ChatStore
+    # Build a store on the same storage with another session TTL.
+    with_session_ttl: Callable[[int], ChatStore]
+    # Write a raw value under "session:<id>" / "profile:<id>", bypassing the store.
+    plant: Callable[[str, int, str], Awaitable[None]]
+    # Redis-like PTTL of "session:<id>" / "profile:<id>": -2 missing, -1 no expiry.
+    pttl: Callable[[str, int], Awaitable[int]]
+
+
+def redis_key(prefix: str, kind: str, ident: int) -> str:
+    """Return the documented Redis key of a lock, session or profile."""
+    return f"{prefix}:{kind}:{{{ident}}}"
+
+
+@pytest.fixture(params=["redis", "memory"])
+async def backend(
+    request: pytest.FixtureRequest, redis_client: aioredis.Redis, redis_prefix: str
+) -> AsyncIterator[Backend]:
+    """Yield each store backend in turn."""
+    if request.param == "redis":
+        store = RedisChatStore(redis_client, prefix=redis_prefix)
+
+        async def plant_redis(kind: str, ident: int, raw: str) -> None:
+            """Write a raw document into Redis."""
+            await redis_client.set(redis_key(redis_prefix, kind, ident), raw)
+
+        async def pttl_redis(kind: str, ident: int) -> int:
+            """Read a key's PTTL from Redis."""
+            return int(await redis_client.pttl(redis_key(redis_prefix, kind, ident)))
+
+        yield Backend(
+            "redis",
+            store,
+            lambda ttl: RedisChatStore(redis_client, prefix=redis_prefix, session_ttl_seconds=ttl),
+            plant_redis,
+            pttl_redis,
+        )
+        await store.close()
+    else:
+        memory = MemoryChatStore()
+        stores = [memory]
+
+        def with_ttl(ttl: int) -> ChatStore:
+            """Build a memory store with another TTL (it has its own storage)."""
+            other = MemoryChatStore(session_ttl_seconds=ttl)
+            stores.append(other)
+            return other
+
+        async def plant_memory(kind: str, ident: int, raw: str) -> None:
+            """Write a raw document into the first memory store."""
+            memory.kv.set(f"{kind}:{ident}", raw)
+
+        async def pttl_memory(kind: str, ident: int) -> int:
+            """Read a key's PTTL from the first memory store."""
+            return memory.kv.pttl(f"{kind}:{ident}")
+
+        yield Backend("memory", memory, with_ttl, plant_memory, pttl_memory)
+        for each in stores:
+            await each.close()
+
+
+def a_session(**data: Any) -> Session:
+    """Return a session in the middle of a booking."""
+    return Session(chat_id=CHAT, flow="book", state="choose_slot", data=dict(data), step=3)
+
+
+# --- the lock ------------------------------------------------------------------------------
+
+
+async def test_second_holder_waits_until_the_lock_is_released(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+    with pytest.raises(ChatBusy):
+        await store.acquire(CHAT, wait=0.1)
+
+    await store.release(CHAT, token)
+
+    assert await store.acquire(CHAT, wait=0) != token
+
+
+async def test_lock_of_a_crashed_holder_expires_after_hold_time(backend: Backend) -> None:
+    store = backend.store
+    await store.acquire(CHAT, hold_ms=150)
+    started = time.monotonic()
+
+    await store.acquire(CHAT, wait=2.0)
+
+    assert 0.1 <= time.monotonic() - started < 1.5
+
+
+async def test_acquire_gives_up_with_chat_busy_after_the_wait(backend: Backend) -> None:
+    store = backend.store
+    await store.acquire(CHAT)
+    started = time.monotonic()
+
+    with pytest.raises(ChatBusy):
+        await store.acquire(CHAT, wait=0.2)
+
+    assert 0.2 <= time.monotonic() - started < 1.5
+
+
+async def test_locks_of_different_chats_do_not_exclude_each_other(backend: Backend) -> None:
+    await backend.store.acquire(CHAT)
+
+    await backend.store.acquire(CHAT + 1, wait=0)
+
+
+async def test_release_with_a_wrong_token_keeps_the_lock(backend: Backend) -> None:
+    store = backend.store
+    await store.acquire(CHAT)
+
+    await store.release(CHAT, "not-the-token")
+
+    with pytest.raises(ChatBusy):
+        await store.acquire(CHAT, wait=0)
+
+
+async def test_concurrent_updates_of_one_chat_are_serialised(backend: Backend) -> None:
+    store = backend.store
+
+    async def count_up(times: int) -> None:
+        """Increment a counter in the session, one locked update at a time."""
+        for _ in range(times):
+            token = await store.acquire(CHAT, wait=5.0)
+            loaded = await store.load(CHAT, USER)
+            session = loaded.session or Session(chat_id=CHAT)
+            session.data["n"] = session.data.get("n", 0) + 1
+            await asyncio.sleep(0.005)  # a transition that awaits, so the tasks interleave
+            assert await store.commit(CHAT, token, session)
+
+    await asyncio.gather(count_up(5), count_up(5), count_up(5))
+
+    stored = (await store.load(CHAT, USER)).session
+    assert stored is not None
+    assert stored.data["n"] == 15
+    assert stored.version == 15
+
+
+# --- session and profile -----------------------------------------------------------------
+
+
+async def test_load_of_a_new_chat_finds_nothing(backend: Backend) -> None:
+    loaded = await backend.store.load(CHAT, USER)
+
+    assert loaded.session is None
+    assert loaded.profile is None
+
+
+async def test_load_returns_what_commit_saved(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+    session = a_session(branch="b1", page=2)
+    session.back.append({"state": "choose_service", "data": {"branch": "b1"}})
+    session.card_message_id = 77
+    profile = Profile(locale="ar", customer_id="c-1", name="Layla")
+
+    saved = await store.commit(CHAT, token, session, profile=(USER, profile))
+
+    assert saved is True
+    assert session.version == 1
+    loaded = await store.load(CHAT, USER)
+    assert loaded.session == session
+    assert loaded.profile == profile
+    assert await store.get_profile(USER) == profile
+
+
+async def test_commit_releases_the_lock(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+
+    await store.commit(CHAT, token, a_session())
+
+    await store.acquire(CHAT, wait=0)
+
+
+async def test_commit_without_profile_keeps_the_stored_profile(backend: Backend) -> None:
+    store = backend.store
+    await store.put_profile(USER, Profile(locale="ar"))
+    token = await store.acquire(CHAT)
+
+    await store.commit(CHAT, token, a_session())
+
+    assert (await store.load(CHAT, USER)).profile == Profile(locale="ar")
+
+
+async def test_each_commit_advances_the_version(backend: Backend) -> None:
+    store = backend.store
+    session = a_session()
+    for expected in (1, 2, 3):
+        token = await store.acquire(CHAT)
+        assert await store.commit(CHAT, token, session)
+        assert session.version == expected
+    stored = (await store.load(CHAT, USER)).session
+    assert stored is not None
+    assert stored.version == 3
+
+
+async def test_stale_writer_is_rejected_and_the_first_writer_wins(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+    await store.commit(CHAT, token, a_session(slot="09:00"))
+    # Two workers hold version 1, as when the first one's lock expired mid-update.
+    first = (await store.load(CHAT, USER)).session
+    second = (await store.load(CHAT, USER)).session
+    assert first is not None
+    assert second is not None
+    first.data["slot"] = "10:00"
+    second.data["slot"] = "11:00"
+
+    first_token = await store.acquire(CHAT)
+    assert await store.commit(CHAT, first_token, first) is True
+    second_token = await store.acquire(CHAT)
+    second_saved = await store.commit(
+        CHAT, second_token, second, profile=(USER, Profile(locale="ar"))
+    )
+
+    assert second_saved is False
+    assert second.version == 1
+    stored = (await store.load(CHAT, USER)).session
+    assert stored is not None
+    assert stored.data["slot"] == "10:00"
+    assert stored.version == 2
+    assert await store.get_profile(USER) is None  # the rejected commit wrote nothing
+    await store.acquire(CHAT, wait=0)  # ...but still released its lock
+
+
+async def test_commit_after_lock_expiry_leaves_the_new_holders_lock(backend: Backend) -> None:
+    store = backend.store
+    old_token = await store.acquire(CHAT, hold_ms=50)
+    await asyncio.sleep(0.1)
+    await store.acquire(CHAT, wait=0)  # another worker took over the chat
+
+    await store.commit(CHAT, old_token, a_session())
+
+    with pytest.raises(ChatBusy):
+        await store.acquire(CHAT, wait=0)
+
+
+async def test_session_has_a_ttl_and_the_profile_has_none(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+    await store.commit(CHAT, token, a_session(), profile=(USER, Profile(locale="en")))
+
+    session_pttl = await backend.pttl("session", CHAT)
+    assert 86_000_000 < session_pttl <= 86_400_000
+    assert await backend.pttl("profile", USER) == -1
+    await store.put_profile(USER, Profile(locale="ar"))
+    assert await backend.pttl("profile", USER) == -1
+
+
+async def test_session_and_cache_expire_but_the_profile_stays(backend: Backend) -> None:
+    store = backend.with_session_ttl(1)
+    token = await store.acquire(CHAT)
+    await store.commit(CHAT, token, a_session(), profile=(USER, Profile(locale="ar")))
+    await store.cache_set("branches:en", "[]", ttl_seconds=1)
+
+    await asyncio.sleep(1.1)
+
+    loaded = await store.load(CHAT, USER)
+    assert loaded.session is None
+    assert loaded.profile == Profile(locale="ar")
+    assert await store.cache_get("branches:en") is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{not json",
+        "[1, 2]",
+        '{"version": 7}',  # valid JSON, but no chat_id: e.g. written by an older release
+        '{"chat_id": "not-a-number", "version": 4}',
+    ],
+)
+async def test_corrupt_session_counts_as_none_and_a_fresh_one_saves(
+    backend: Backend, raw: str
+) -> None:
+    store = backend.store
+    await backend.plant("session", CHAT, raw)
+
+    loaded = await store.load(CHAT, USER)
+
+    assert loaded.session is None
+    token = await store.acquire(CHAT)
+    assert await store.commit(CHAT, token, Session(chat_id=CHAT)) is True
+    stored = (await store.load(CHAT, USER)).session
+    assert stored == Session(chat_id=CHAT, version=1)
+
+
+async def test_corrupt_profile_counts_as_none(backend: Backend) -> None:
+    await backend.plant("profile", USER, '{"locale": ')
+
+    assert (await backend.store.load(CHAT, USER)).profile is None
+    assert await backend.store.get_profile(USER) is None
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+
+async def test_cache_returns_what_was_set_until_it_expires(backend: Backend) -> None:
+    store = backend.store
+    assert await store.cache_get("services:b1") is None
+
+    await store.cache_set("services:b1", '{"x": "خدمة"}', ttl_seconds=60)
+
+    assert await store.cache_get("services:b1") == '{"x": "خدمة"}'
+
+
+async def test_cache_refuses_a_ttl_below_one_second(backend: Backend) -> None:
+    with pytest.raises(ValueError, match="ttl_seconds"):
+        await backend.store.cache_set("k", "v", ttl_seconds=0)
+
+
+# --- Redis only --------------------------------------------------------------------------
+
+
+async def test_prefixes_isolate_two_bots_on_one_redis(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    bot_a = RedisChatStore(redis_client, prefix=redis_prefix)
+    bot_b = RedisChatStore(redis_client, prefix=f"{redis_prefix}:b")
+    token = await bot_a.acquire(CHAT)
+    await bot_b.acquire(CHAT, wait=0)  # not blocked by the other bot's lock
+
+    await bot_a.commit(CHAT, token, a_session(), profile=(USER, Profile(locale="ar")))
+    await bot_a.cache_set("k", "a", ttl_seconds=60)
+
+    loaded_b = await bot_b.load(CHAT, USER)
+    assert loaded_b.session is None
+    assert loaded_b.profile is None
+    assert await bot_b.cache_get("k") is None
+    assert await redis_client.exists(redis_key(redis_prefix, "session", CHAT)) == 1
+
+
+def test_prefix_with_braces_is_refused() -> None:
+    client = aioredis.Redis()
+    with pytest.raises(ValueError, match="prefix"):
+        RedisChatStore(client, prefix="bot{1}")
+
+
+@pytest.fixture
+async def dead_redis() -> AsyncIterator[RedisChatStore]:
+    """Yield a store whose Redis refuses connections (nothing listens on port 1)."""
+    store = RedisChatStore.from_url("redis://:s3cret-pw@127.0.0.1:1/0", prefix="dead")
+    yield store
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.acquire(CHAT, wait=0),
+        lambda s: s.load(CHAT, USER),
+        lambda s: s.commit(CHAT, "t", Session(chat_id=CHAT)),
+        lambda s: s.release(CHAT, "t"),
+        lambda s: s.get_profile(USER),
+        lambda s: s.put_profile(USER, Profile()),
+        lambda s: s.cache_get("k"),
+        lambda s: s.cache_set("k", "v", 5),
+    ],
+    ids=["acquire", "load", "commit", "release", "get_profile", "put_profile", "get", "set"],
+)
+async def test_unreachable_redis_raises_store_unavailable_without_the_password(
+    dead_redis: RedisChatStore, call: Callable[[RedisChatStore], Awaitable[object]]
+) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        await call(dead_redis)
+
+    assert "s3cret-pw" not in str(caught.value)
+
+
+async def test_redis_that_stops_answering_raises_store_unavailable(redis_prefix: str) -> None:
+    hung: list[asyncio.StreamWriter] = []
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Accept the connection and never answer."""
+        hung.append(writer)
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = aioredis.Redis(
+        host="127.0.0.1", port=port, socket_timeout=0.1, retry=Retry(NoBackoff(), retries=1)
+    )
+    store = RedisChatStore(client, prefix=redis_prefix, owns_client=True)
+    try:
+        with pytest.raises(StoreUnavailable, match="TimeoutError"):
+            await store.load(CHAT, USER)
+    finally:
+        await store.close()
+        for writer in hung:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_one_update_costs_three_redis_round_trips(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    sent: list[int] = []
+
+    class CountingConnection(Connection):
+        """Count each batch of commands written to the socket: one per round trip."""
+
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            sent.append(1)
+            await super().send_packed_command(command, check_health)
+
+    pool = ConnectionPool.from_url(REDIS_URL, connection_class=CountingConnection)
+    store = RedisChatStore(aioredis.Redis(connection_pool=pool), prefix=redis_prefix)
+    profile = (USER, Profile(locale="ar"))
+    # Warm up: the connection handshake and the first script load are one-off costs.
+    token = await store.acquire(CHAT)
+    await store.load(CHAT, USER)
+    await store.commit(CHAT, token, a_session(), profile=profile)
+    await store.release(CHAT, "warm-up")
+
+    sent.clear()
+    token = await store.acquire(CHAT)
+    acquire_trips = len(sent)
+    sent.clear()
+    session = (await store.load(CHAT, USER)).session
+    load_trips = len(sent)
+    assert session is not None
+    sent.clear()
+    saved = await store.commit(CHAT, token, session, profile=profile)
+    commit_trips = len(sent)
+
+    assert saved is True
+    assert (acquire_trips, load_trips, commit_trips) == (1, 1, 1)
+    await pool.aclose()
