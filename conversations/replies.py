@@ -6,17 +6,18 @@ Must not import Telegram. Texts are catalog keys plus parameters (see ``bot.i18n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from bot.i18n import Msg
 
 
-class ButtonKind(str, Enum):
+class ButtonKind(StrEnum):
     """What pressing a button does."""
 
     CALLBACK = "callback"
     CONTACT = "contact"  # reply-keyboard button that shares the user's phone number
     URL = "url"
+    TEXT = "text"  # reply-keyboard button that sends its label as text
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Card:
     lines: tuple[Msg, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
     new_message: bool = False
+    # Take away a reply keyboard (the contact button) shown by an earlier card.
+    remove_reply_keyboard: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,506 @@
+"""Own the booking flow: branch -> group -> service -> walk-in or date -> slot -> confirm -> ticket.
+
+A booking is never made twice: before every booking request, and after one whose outcome is
+unknown (timeout, 5xx), the customer's newest tickets are checked for the booking in question.
+Must not import Telegram.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bot.dates import parse_user_date
+from bot.i18n import LocalDate, LocalTime, Msg
+from bot.skiplino import (
+    APIConnectionError,
+    BadRequestError,
+    InternalServerError,
+    ServiceGroup,
+    Ticket,
+    TicketStatus,
+    TicketType,
+    UnprocessableEntityError,
+)
+from conversations import catalog
+from conversations.callback import CallbackData
+from conversations.context import Ctx
+from conversations.customers import ensure_customer
+from conversations.registry import State, register
+from conversations.tickets import show_ticket
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 8
+DAY_BUTTONS = 7
+MAX_DAYS_AHEAD = 90
+NEXT_DAYS_SEARCHED = 14
+_ID = re.compile(r"^[A-Za-z0-9]{10}$")
+_DAY = re.compile(r"^\d{8}$")
+_SLOT = re.compile(r"^\d{12}$")
+
+
+def _error_text(error: object) -> str:
+    """Flatten an API error (string or per-field object) into the text the API meant."""
+    if isinstance(error, dict):
+        return " ".join(str(v) for v in error.values())
+    return str(error) if error else ""
+
+
+def _day_arg(day: date) -> str:
+    """Encode a date for a button."""
+    return day.strftime("%Y%m%d")
+
+
+def _slot_arg(moment: datetime) -> str:
+    """Encode a slot's UTC start for a button (minute precision)."""
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M")
+
+
+def _parse_day(arg: str) -> date | None:
+    """Decode a button date."""
+    if not _DAY.match(arg):
+        return None
+    try:
+        return datetime.strptime(arg, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def _parse_slot(arg: str) -> datetime | None:
+    """Decode a button slot time."""
+    if not _SLOT.match(arg):
+        return None
+    try:
+        return datetime.strptime(arg, "%Y%m%d%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _flow(ctx: Ctx, **more: Any) -> dict[str, Any]:
+    """Carry the choices made so far into the next step's data."""
+    keep = ("branch_id", "branch_name", "group_id", "group_name", "service_id", "service_name")
+    data = {k: ctx.data[k] for k in keep if k in ctx.data}
+    data.update(more)
+    return data
+
+
+class BranchState(State):
+    """Choose a branch (paged past eight)."""
+
+    name = "book.branch"
+
+    async def render(self, ctx: Ctx) -> None:
+        """List the active branches with their open/closed state."""
+        branches = await catalog.branches(ctx)
+        if not branches:
+            ctx.show(Msg("booking.no_branches"), buttons=[ctx.nav_row()])
+            return
+        pages = max(1, -(-len(branches) // PAGE_SIZE))
+        page = min(max(int(ctx.data.get("page", 0)), 0), pages - 1)
+        rows = [
+            [
+                ctx.button(
+                    Msg(
+                        "booking.branch_open" if branch.is_open else "booking.branch_closed",
+                        {"name": branch.name},
+                    ),
+                    "br",
+                    branch.id,
+                )
+            ]
+            for branch in branches[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        ]
+        paging = []
+        if page > 0:
+            paging.append(ctx.button(Msg("common.prev"), "pg", str(page - 1)))
+        if page < pages - 1:
+            paging.append(ctx.button(Msg("common.next"), "pg", str(page + 1)))
+        ctx.show(Msg("booking.choose_branch"), buttons=[*rows, paging, ctx.nav_row()])
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Open a page or a branch."""
+        if data.action == "pg" and data.arg(0).isdigit():
+            ctx.data["page"] = int(data.arg(0))
+            return
+        if data.action != "br" or not _ID.match(data.arg(0)):
+            await super().on_tap(ctx, data)
+            return
+        branch = next((b for b in await catalog.branches(ctx) if b.id == data.arg(0)), None)
+        if branch is None:
+            ctx.toast("booking.gone")
+            return
+        groups = await catalog.tree(ctx, branch.id)
+        chosen = {"branch_id": branch.id, "branch_name": branch.name}
+        if len(groups) == 1:
+            # One group only: asking for it would be a step without a choice.
+            group = groups[0]
+            ctx.goto("book.service", {**chosen, "group_id": group.id, "group_name": group.name})
+        else:
+            ctx.goto("book.group", chosen)
+
+
+async def _groups(ctx: Ctx) -> list[ServiceGroup]:
+    """Return the chosen branch's groups."""
+    return await catalog.tree(ctx, str(ctx.data.get("branch_id", "")))
+
+
+class GroupState(State):
+    """Choose a service group."""
+
+    name = "book.group"
+
+    async def render(self, ctx: Ctx) -> None:
+        """List the branch's service groups."""
+        groups = await _groups(ctx)
+        rows = [[ctx.button(group.name, "gr", group.id)] for group in groups]
+        ctx.show(
+            Msg("booking.choose_group", {"branch": ctx.data.get("branch_name", "")}),
+            *([Msg("booking.no_services")] if not groups else []),
+            buttons=[*rows, ctx.nav_row()],
+        )
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Open a group."""
+        group = next((g for g in await _groups(ctx) if g.id == data.arg(0)), None)
+        if data.action != "gr" or group is None:
+            await super().on_tap(ctx, data)
+            return
+        ctx.goto("book.service", _flow(ctx, group_id=group.id, group_name=group.name))
+
+
+class ServiceState(State):
+    """Choose a service of the group."""
+
+    name = "book.service"
+
+    async def render(self, ctx: Ctx) -> None:
+        """List the group's services, open/closed and walk-in/appointment."""
+        group = next((g for g in await _groups(ctx) if g.id == ctx.data.get("group_id")), None)
+        services = group.services if group else []
+        rows = []
+        for service in services:
+            if service.is_appointment:
+                key = "booking.service_appointment"
+            elif service.is_open:
+                key = "booking.service_walkin"
+            else:
+                key = "booking.service_closed"
+            rows.append([ctx.button(Msg(key, {"name": service.name}), "sv", service.id)])
+        ctx.show(
+            Msg("booking.choose_service", {"branch": ctx.data.get("branch_name", "")}),
+            *([Msg("booking.no_services")] if not services else []),
+            buttons=[*rows, ctx.nav_row()],
+        )
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Open a service."""
+        group = next((g for g in await _groups(ctx) if g.id == ctx.data.get("group_id")), None)
+        service = next((s for s in (group.services if group else []) if s.id == data.arg(0)), None)
+        if data.action != "sv" or service is None:
+            await super().on_tap(ctx, data)
+            return
+        ctx.goto(
+            "book.mode",
+            _flow(
+                ctx,
+                service_id=service.id,
+                service_name=service.name,
+                is_open=service.is_open,
+                is_appointment=service.is_appointment,
+            ),
+        )
+
+
+class ModeState(State):
+    """Join the queue now, or book a time."""
+
+    name = "book.mode"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Offer what the service allows."""
+        lines = [Msg("booking.service_title", {"service": ctx.data.get("service_name", "")})]
+        rows = []
+        if ctx.data.get("is_open"):
+            rows.append([ctx.button(Msg("booking.join_queue"), "walk")])
+        else:
+            lines.append(Msg("booking.service_closed_now"))
+        if ctx.data.get("is_appointment"):
+            rows.append([ctx.button(Msg("booking.book_time"), "appt")])
+        elif not ctx.data.get("is_open"):
+            lines.append(Msg("booking.come_back_later"))
+        ctx.show(*lines, buttons=[*rows, ctx.nav_row()])
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Go on with a walk-in or an appointment."""
+        if data.action == "walk" and ctx.data.get("is_open"):
+            ctx.goto("book.confirm", _flow(ctx, mode="walkin", since=ctx.now().isoformat()))
+        elif data.action == "appt" and ctx.data.get("is_appointment"):
+            ctx.goto("book.date", _flow(ctx))
+        else:
+            await super().on_tap(ctx, data)
+
+
+def day_buttons(ctx: Ctx, days: list[date], action: str = "dt") -> list[list[Any]]:
+    """Lay out day buttons two per row."""
+    buttons = [ctx.button(LocalDateLabel(day), action, _day_arg(day)) for day in days]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+def LocalDateLabel(day: date) -> Msg:
+    """Return a button label for a day."""
+    return Msg("booking.day_label", {"day": LocalDate(day, "weekday")})
+
+
+async def choose_day(ctx: Ctx, day: date | None, next_state: str) -> None:
+    """Accept a day (from a button or typed) or explain why not."""
+    if day is None:
+        ctx.prefix.append(Msg("booking.date_not_understood"))
+        return
+    today = ctx.today()
+    if day < today:
+        ctx.prefix.append(Msg("booking.date_past"))
+        return
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        ctx.prefix.append(Msg("booking.date_too_far", {"days": MAX_DAYS_AHEAD}))
+        return
+    ctx.goto(next_state, {**ctx.data, "day": day.isoformat()})
+
+
+class DateState(State):
+    """Choose a day: buttons for the coming week, or a typed date."""
+
+    name = "book.date"
+    next_state = "book.slot"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Offer the next days."""
+        today = ctx.today()
+        days = [today + timedelta(days=n) for n in range(DAY_BUTTONS)]
+        ctx.show(
+            Msg("booking.choose_date", {"service": ctx.data.get("service_name", "")}),
+            buttons=[*day_buttons(ctx, days), ctx.nav_row()],
+        )
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Take a day button."""
+        if data.action != "dt":
+            await super().on_tap(ctx, data)
+            return
+        await choose_day(ctx, _parse_day(data.arg(0)), self.next_state)
+
+    async def on_text(self, ctx: Ctx, text: str) -> None:
+        """Take a typed date."""
+        day = parse_user_date(text, locale=ctx.locale, now=ctx.now(), timezone=ctx.timezone)
+        await choose_day(ctx, day, self.next_state)
+
+
+async def free_slots(ctx: Ctx, service_id: str, day: date) -> list[datetime]:
+    """Return the start times with places left on ``day`` (future ones only)."""
+    slots = await ctx.api.get_service_slots(service_id, date=day, locale=ctx.locale)
+    now = ctx.now()
+    return [s.time for s in slots if s.remaining > 0 and s.time > now]
+
+
+async def days_with_slots(ctx: Ctx, service_id: str, after: date, wanted: int = 3) -> list[date]:
+    """Find the next days after ``after`` that have free slots."""
+    found: list[date] = []
+    for n in range(1, NEXT_DAYS_SEARCHED + 1):
+        day = after + timedelta(days=n)
+        try:
+            if await free_slots(ctx, service_id, day):
+                found.append(day)
+        except UnprocessableEntityError:
+            break
+        if len(found) >= wanted:
+            break
+    return found
+
+
+class SlotState(State):
+    """Choose a time on the chosen day."""
+
+    name = "book.slot"
+    next_state = "book.confirm"
+    confirm_mode = "appointment"
+
+    async def render(self, ctx: Ctx) -> None:
+        """List the day's free slots, or offer the next days that have some."""
+        day = date.fromisoformat(str(ctx.data.get("day")))
+        service_id = str(ctx.data.get("service_id", ""))
+        try:
+            times = await free_slots(ctx, service_id, day)
+        except UnprocessableEntityError as exc:
+            ctx.show(
+                Msg("booking.slots_refused", {"reason": _error_text(exc.error)}),
+                buttons=[ctx.nav_row()],
+            )
+            return
+        title = Msg("booking.choose_slot", {"day": LocalDate(day, "long")})
+        if not times:
+            days = await days_with_slots(ctx, service_id, day)
+            ctx.show(
+                title,
+                Msg("booking.no_slots_that_day"),
+                *(
+                    [Msg("booking.next_days_with_slots")]
+                    if days
+                    else [Msg("booking.no_slots_soon")]
+                ),
+                buttons=[*day_buttons(ctx, days), ctx.nav_row()],
+            )
+            return
+        buttons = [
+            ctx.button(Msg("booking.slot_label", {"time": LocalTime(t)}), "sl", _slot_arg(t))
+            for t in times
+        ]
+        rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
+        ctx.show(title, buttons=[*rows, ctx.nav_row()])
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Take a slot, or switch to another suggested day."""
+        if data.action == "dt":
+            day = _parse_day(data.arg(0))
+            if day is not None and day >= ctx.today():
+                ctx.data["day"] = day.isoformat()
+            return
+        moment = _parse_slot(data.arg(0))
+        if data.action != "sl" or moment is None or moment <= ctx.now():
+            await super().on_tap(ctx, data)
+            return
+        ctx.goto(
+            self.next_state, {**ctx.data, "mode": self.confirm_mode, "time": moment.isoformat()}
+        )
+
+    async def on_text(self, ctx: Ctx, text: str) -> None:
+        """A typed date here picks another day."""
+        day = parse_user_date(text, locale=ctx.locale, now=ctx.now(), timezone=ctx.timezone)
+        if day is None or day < ctx.today():
+            ctx.prefix.append(
+                Msg("booking.date_not_understood" if day is None else "booking.date_past")
+            )
+            return
+        ctx.data["day"] = day.isoformat()
+
+
+class ConfirmState(State):
+    """Show what will be booked; book on Confirm."""
+
+    name = "book.confirm"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Summarise the booking."""
+        lines = [
+            Msg("booking.confirm_title"),
+            Msg("booking.summary_branch", {"branch": ctx.data.get("branch_name", "")}),
+            Msg("booking.summary_service", {"service": ctx.data.get("service_name", "")}),
+        ]
+        if ctx.data.get("mode") == "appointment":
+            moment = datetime.fromisoformat(str(ctx.data["time"]))
+            lines.append(
+                Msg(
+                    "booking.summary_time",
+                    {
+                        "day": LocalDate(moment.astimezone(ctx.timezone).date(), "long"),
+                        "time": LocalTime(moment),
+                    },
+                )
+            )
+        else:
+            lines.append(Msg("booking.summary_walkin"))
+        ctx.show(*lines, buttons=[[ctx.button(Msg("booking.confirm"), "ok")], ctx.nav_row()])
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Book."""
+        if data.action != "ok":
+            await super().on_tap(ctx, data)
+            return
+        await book(ctx)
+
+
+def _matches(ctx: Ctx, ticket: Ticket) -> bool:
+    """Tell whether ``ticket`` is the booking this confirm step asks for."""
+    if ticket.service.id != ctx.data.get("service_id") or not ticket.is_active:
+        return False
+    if ctx.data.get("mode") == "appointment":
+        wanted = datetime.fromisoformat(str(ctx.data["time"]))
+        return ticket.type == TicketType.APPOINTMENT and ticket.time == wanted
+    since = datetime.fromisoformat(str(ctx.data.get("since")))
+    # Clocks of bot and API differ a little: allow a minute of skew.
+    return ticket.type != TicketType.APPOINTMENT and ticket.booked_at >= since - timedelta(
+        minutes=1
+    )
+
+
+async def find_booked(ctx: Ctx, customer_id: str) -> Ticket | None:
+    """Return the ticket this step already booked, if an earlier attempt went through."""
+    page = await ctx.api.list_customer_tickets(
+        customer_id=customer_id, page=1, limit=10, locale=ctx.locale
+    )
+    return next((t for t in page.items if _matches(ctx, t)), None)
+
+
+async def book(ctx: Ctx) -> None:
+    """Book the drafted ticket exactly once."""
+    customer_id = await ensure_customer(ctx)
+    existing = await find_booked(ctx, customer_id)
+    if existing is not None:
+        ctx.reset("ticket")
+        ctx.prefix.append(Msg("booking.done"))
+        show_ticket(ctx, existing)
+        return
+    appointment = ctx.data.get("mode") == "appointment"
+    try:
+        ticket = await ctx.api.book_ticket(
+            service_id=str(ctx.data["service_id"]),
+            group_of_service_id=str(ctx.data["group_id"]),
+            time=datetime.fromisoformat(str(ctx.data["time"])) if appointment else None,
+            customer_id=customer_id,
+            locale=ctx.locale,
+        )
+    except BadRequestError as exc:
+        ctx.show(
+            Msg("booking.refused", {"reason": _error_text(exc.error) or exc.message}),
+            buttons=[ctx.nav_row()],
+        )
+        return
+    except UnprocessableEntityError as exc:
+        if appointment and exc.has_error("time"):
+            # Taken meanwhile: back to the day's fresh slot list.
+            ctx.go_back()
+            ctx.prefix.append(Msg("booking.slot_taken"))
+            return
+        raise
+    except (APIConnectionError, InternalServerError):
+        # The request may have reached Skiplino: look before offering to try again.
+        log.warning("booking outcome unknown; checking the customer's tickets")
+        try:
+            booked = await find_booked(ctx, customer_id)
+        except (APIConnectionError, InternalServerError):
+            booked = None
+        if booked is None:
+            ctx.show(
+                Msg("booking.not_confirmed"),
+                buttons=[[ctx.button(Msg("common.try_again"), "ok")], ctx.nav_row()],
+            )
+            return
+        ticket = booked
+    ctx.reset("ticket")
+    ctx.prefix.append(Msg("booking.done"))
+    show_ticket(ctx, ticket)
+
+
+for _state in (
+    BranchState(),
+    GroupState(),
+    ServiceState(),
+    ModeState(),
+    DateState(),
+    SlotState(),
+    ConfirmState(),
+):
+    register(_state)
+
+__all__ = ["DateState", "SlotState", "TicketStatus", "choose_day", "day_buttons", "free_slots"]

@@ -1,0 +1,187 @@
+"""Own the main menu, help, language choice, slash commands and the shared contact.
+
+Must not import Telegram.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import phonenumbers
+
+from bot.i18n import SUPPORTED_LOCALES, Ltr, Msg
+from bot.skiplino import SkiplinoError
+from conversations.callback import CallbackData
+from conversations.context import Ctx
+from conversations.events import Command, ContactShared
+from conversations.registry import State, get_state, register
+from conversations.replies import Button, ButtonKind, Card
+
+log = logging.getLogger(__name__)
+
+# Region used to read phone numbers written without a country code.
+_DEFAULT_REGION_BY_TZ = {"Asia/Bahrain": "BH", "Asia/Riyadh": "SA", "Asia/Dubai": "AE"}
+
+
+class MenuState(State):
+    """The main menu."""
+
+    name = "menu"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Show the menu."""
+        ctx.show(
+            Msg("menu.title"),
+            buttons=[
+                [ctx.button(Msg("menu.book"), "book")],
+                [ctx.button(Msg("menu.tickets"), "mine")],
+                [ctx.button(Msg("menu.language"), "lang"), ctx.button(Msg("menu.help"), "help")],
+            ],
+        )
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Open the chosen part of the bot."""
+        targets = {"book": "book.branch", "mine": "tickets.list", "help": "help"}
+        if data.action in targets:
+            ctx.goto(targets[data.action])
+        elif data.action == "lang":
+            ctx.goto("language")
+        else:
+            await super().on_tap(ctx, data)
+
+
+class HelpState(State):
+    """What the bot does and its commands."""
+
+    name = "help"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Show the help text."""
+        ctx.show(Msg("help.text"), buttons=[[ctx.button(Msg("common.main_menu"), "menu")]])
+
+
+class LanguageState(State):
+    """Choose the language; the step the user came from is shown again in it."""
+
+    name = "language"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Offer the supported languages."""
+        ctx.show(
+            Msg("language.choose"),
+            buttons=[
+                [
+                    ctx.button(Msg(f"language.name.{code}"), "setl", code)
+                    for code in SUPPORTED_LOCALES
+                ],
+                ctx.nav_row(),
+            ],
+        )
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Store the chosen language and return to where the user was."""
+        if data.action != "setl" or data.arg(0) not in SUPPORTED_LOCALES:
+            await super().on_tap(ctx, data)
+            return
+        ctx.set_profile(locale=data.arg(0))
+        ctx.locale = data.arg(0)
+        if not ctx.go_back():
+            ctx.reset("menu")
+        ctx.prefix.append(Msg("language.changed"))
+
+
+register(MenuState())
+register(HelpState())
+register(LanguageState())
+
+
+async def run_command(ctx: Ctx, command: Command) -> None:
+    """Run a slash command; every command works from any state."""
+    name, arg = command.name.lower(), command.arg.strip()
+    if name == "start":
+        if arg.startswith("t_"):
+            from conversations.tickets import open_ticket
+
+            ctx.reset("menu")
+            await open_ticket(ctx, arg[2:])
+            return
+        ctx.reset("menu")
+        ctx.prefix.append(Msg("menu.welcome"))
+    elif name == "book":
+        ctx.reset("menu")
+        ctx.goto("book.branch")
+    elif name == "tickets":
+        ctx.reset("menu")
+        ctx.goto("tickets.list")
+    elif name == "ticket":
+        from conversations.tickets import open_ticket_by_reference
+
+        ctx.reset("menu")
+        await open_ticket_by_reference(ctx, arg)
+    elif name == "language":
+        ctx.goto("language")
+    elif name == "help":
+        ctx.goto("help")
+    elif name == "phone":
+        ctx.goto("phone")
+    else:
+        ctx.prefix.append(Msg("errors.unknown_command"))
+
+
+class PhoneState(State):
+    """Ask for the user's phone number through Telegram's contact button."""
+
+    name = "phone"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Show the contact button."""
+        # A reply keyboard cannot carry inline buttons: any typed text (or the keyboard's
+        # second button) leaves this step instead of Back/Cancel.
+        ctx.show(
+            Msg("phone.ask"),
+            buttons=[
+                [ctx.contact_button(Msg("phone.share"))],
+                [Button(Msg("common.cancel"), kind=ButtonKind.TEXT)],
+            ],
+        )
+
+    async def on_text(self, ctx: Ctx, text: str) -> None:
+        """Leave the step: the user chose not to share."""
+        ctx.cards.append(Card((Msg("phone.skipped"),), remove_reply_keyboard=True))
+        if not ctx.go_back():
+            ctx.reset("menu")
+
+
+register(PhoneState())
+
+
+async def receive_contact(ctx: Ctx, contact: ContactShared) -> None:
+    """Store the user's own phone number on the profile and the Skiplino customer."""
+    if contact.user_id != ctx.user.id:
+        ctx.prefix.append(Msg("phone.not_yours"))
+        return
+    region = _DEFAULT_REGION_BY_TZ.get(ctx.timezone.key, "BH")
+    raw = contact.phone if contact.phone.startswith("+") else f"+{contact.phone}"
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        ctx.prefix.append(Msg("phone.invalid"))
+        return
+    mobile = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    ctx.set_profile(mobile=mobile)
+    if ctx.profile.customer_id:
+        try:
+            await ctx.api.update_customer(
+                customer_id=ctx.profile.customer_id, mobile=mobile, locale=ctx.locale
+            )
+        except SkiplinoError:
+            # Kept on the profile; it is sent again when the customer is next created/updated.
+            log.warning("could not store the phone number on the Skiplino customer")
+    ctx.cards.append(
+        Card((Msg("phone.saved", {"phone": Ltr(mobile)}),), remove_reply_keyboard=True)
+    )
+    if ctx.state == "phone" and not ctx.go_back():
+        ctx.reset("menu")
+    await get_state(ctx.state).render(ctx)
