@@ -13,7 +13,7 @@ from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
-from bot.i18n import SUPPORTED_LOCALES, Msg, Translator, default_translator
+from bot.i18n import SUPPORTED_LOCALES, Msg, Translator, default_locales_dir
 from bot.logs import setup_logging
 from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore
@@ -67,6 +67,11 @@ async def set_commands(application: Application, translator: Translator) -> None
         await application.bot.set_my_commands(commands, language_code=locale)
 
 
+def make_translator(settings: Settings) -> Translator:
+    """Make the translator for the configured catalogs and company time zone."""
+    return Translator(settings.locales_dir or default_locales_dir(), timezone=settings.timezone)
+
+
 def build_application(
     settings: Settings,
     engine: Engine,
@@ -77,7 +82,7 @@ def build_application(
     token: str | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """Make the python-telegram-bot Application around ``engine``."""
-    translator = translator or default_translator()
+    translator = translator or make_translator(settings)
     if token is None:
         secret = settings.telegram_bot_token
         token = secret.get_secret_value() if secret is not None else ""

@@ -5,6 +5,7 @@ Names are the contract of DESIGN.md section 8; other tools rely on them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="skiplino-bot", alias="REDIS_PREFIX")
     session_ttl_seconds: int = Field(default=24 * 3600, alias="SESSION_TTL_SECONDS", gt=0)
     skiplino_timeout_seconds: float = Field(default=10.0, alias="SKIPLINO_TIMEOUT_SECONDS", gt=0)
+    # Where the message catalogs are when the package is installed apart from the sources.
+    locales_dir: Path | None = Field(default=None, alias="BOT_LOCALES_DIR")
 
     @field_validator("skiplino_timezone")
     @classmethod
