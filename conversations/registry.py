@@ -64,10 +64,9 @@ def get_action(name: str) -> GlobalAction | None:
 
 
 def _load_flows() -> None:
-    """Import the flow modules once so their states and actions are registered."""
-    if not _STATES:
-        for module in _FLOW_MODULES:
-            importlib.import_module(module)
+    """Import the flow modules so their states and actions are registered (cheap when done)."""
+    for module in _FLOW_MODULES:
+        importlib.import_module(module)
 
 
 def get_state(name: str) -> State:

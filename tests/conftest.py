@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+
+# python-telegram-bot 22 warns on every RetryAfter unless timedelta mode is chosen.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 import uuid
 from collections.abc import AsyncIterator
 
