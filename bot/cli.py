@@ -39,7 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--seed", type=int, default=7)
 
-    console = sub.add_parser("console", help="chat with the bot in the terminal")
+    console = sub.add_parser(
+        "console",
+        help="chat with the bot in the terminal (embedded sandbox; no token, no network)",
+        description="Chat with the bot in the terminal against the embedded sandbox. "
+        "Type a button's number to tap it; lines are read from stdin when it is not a "
+        "terminal. Sessions stay in memory unless REDIS_URL is set.",
+    )
     console.add_argument("--locale", default=None, help="start in this language (en, ar)")
     return parser
 
@@ -47,9 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # The console is a chat on stdout: only warnings and errors, on stderr.
+    level = logging.WARNING if args.command == "console" else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     skiplino_timeout_seconds: float = Field(default=10.0, alias="SKIPLINO_TIMEOUT_SECONDS", gt=0)
     # Where the message catalogs are when the package is installed apart from the sources.
     locales_dir: Path | None = Field(default=None, alias="BOT_LOCALES_DIR")
+    # https://no-color.org: any non-empty value turns the console's colours off.
+    no_color: str = Field(default="", alias="NO_COLOR")
 
     @field_validator("skiplino_timezone")
     @classmethod
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
     def timezone(self) -> ZoneInfo:
         """Return the company's time zone."""
         return ZoneInfo(self.skiplino_timezone)
+
+    @property
+    def redis_url_given(self) -> bool:
+        """Tell whether REDIS_URL was set (environment or .env) rather than defaulted."""
+        return "redis_url" in self.model_fields_set
 
     def missing_for_run(self) -> list[str]:
         """Return the environment names that ``skiplino-bot run`` needs but lacks."""
