@@ -21,7 +21,12 @@ STATELESS_ACTIONS = frozenset({"menu", "tk", "tkr"})
 GlobalAction = Callable[[Ctx, CallbackData], Awaitable[None]]
 _ACTIONS: dict[str, GlobalAction] = {}
 
-_FLOW_MODULES = ("conversations.menu", "conversations.booking", "conversations.tickets")
+_FLOW_MODULES = (
+    "conversations.menu",
+    "conversations.booking",
+    "conversations.tickets",
+    "conversations.reschedule",
+)
 _STATES: dict[str, State] = {}
 
 

@@ -1,25 +1,37 @@
-"""Own "my tickets": the list, the ticket card and its refresh; ownership of every ticket shown.
+"""Own "my tickets": the list, the ticket card, its refresh and cancel; ownership of every ticket.
 
 A ticket id reaches us through buttons, deep links and /ticket, all of which can be forged:
 only tickets of the user's own linked customer are shown or acted on, and any other ticket
-gets exactly the answer a missing ticket gets. Must not import Telegram.
+gets exactly the answer a missing ticket gets. Acting (cancel, reschedule) always uses the
+ticket id kept in the session and fetches the ticket again to re-check ownership at that
+moment; an id in the callback data is only compared with it. Rescheduling lives in
+``conversations.reschedule``. Must not import Telegram.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
+from typing import Any
 
 from bot.i18n import LocalDate, LocalTime, Ltr, Msg
-from bot.skiplino import NotFoundError, Ticket, TicketStatus, UnprocessableEntityError
+from bot.skiplino import (
+    ConflictError,
+    NotFoundError,
+    Ticket,
+    TicketStatus,
+    UnprocessableEntityError,
+)
 from conversations.callback import CallbackData
 from conversations.context import Ctx
-from conversations.customers import ensure_customer
 from conversations.registry import State, register, register_action
 from conversations.replies import Button
 
 log = logging.getLogger(__name__)
 
+CARD = "ticket"
+LIST = "tickets.list"
 KNOWN_STATUSES = frozenset(
     {
         TicketStatus.WAITING,
@@ -29,8 +41,20 @@ KNOWN_STATUSES = frozenset(
         TicketStatus.CANCELLED,
     }
 )
+# The API's reschedule page asks for a `waiting` appointment while a booked one is `upcoming`
+# (NOTES.md gap 2); the sandbox accepts both, so both are offered and the API has the last word.
+RESCHEDULABLE = frozenset({TicketStatus.WAITING, TicketStatus.UPCOMING})
+PAGE_SIZE = 10  # the API's cap for a customer's tickets
+NUMBER_SEARCH_PAGES = 5  # /ticket A042 looks through the newest 50 tickets
 _ID = re.compile(r"^[A-Za-z0-9]{10}$")
-NUMBER_SEARCH_PAGES = 5
+
+
+# --- what a ticket allows -----------------------------------------------------------------
+
+
+def can_reschedule(ticket: Ticket) -> bool:
+    """Tell whether the ticket is an appointment that can still move."""
+    return ticket.is_appointment and ticket.status in RESCHEDULABLE
 
 
 def status_text(status: str) -> Msg | str:
@@ -38,8 +62,19 @@ def status_text(status: str) -> Msg | str:
     return Msg(f"status.{status}") if status in KNOWN_STATUSES else status
 
 
-def ticket_lines(ctx: Ctx, ticket: Ticket) -> list[Msg]:
-    """Describe a ticket."""
+def when_params(ctx: Ctx, moment: datetime, style: str = "long") -> dict[str, Any]:
+    """Return ``day`` and ``time`` parameters for an instant, in company time."""
+    return {
+        "day": LocalDate(moment.astimezone(ctx.timezone).date(), style),
+        "time": LocalTime(moment),
+    }
+
+
+# --- the card -----------------------------------------------------------------------------
+
+
+def ticket_lines(ctx: Ctx, ticket: Ticket, checked_at: datetime | None = None) -> list[Msg]:
+    """Describe a ticket as fetched at ``checked_at`` (default: now)."""
     lines = [
         Msg("tickets.card_title", {"number": Ltr(ticket.ticket_number)}),
         Msg("tickets.status_line", {"status": status_text(ticket.status)}),
@@ -47,15 +82,7 @@ def ticket_lines(ctx: Ctx, ticket: Ticket) -> list[Msg]:
         Msg("tickets.service_line", {"service": ticket.service.name}),
     ]
     if ticket.time is not None:
-        lines.append(
-            Msg(
-                "tickets.time_line",
-                {
-                    "day": LocalDate(ticket.time.astimezone(ctx.timezone).date(), "long"),
-                    "time": LocalTime(ticket.time),
-                },
-            )
-        )
+        lines.append(Msg("tickets.time_line", when_params(ctx, ticket.time)))
     if ticket.status == TicketStatus.WAITING and ticket.queue_size is not None:
         lines.append(
             Msg("queue.people_ahead", {"count": ticket.queue_size}, count=ticket.queue_size)
@@ -64,33 +91,86 @@ def ticket_lines(ctx: Ctx, ticket: Ticket) -> list[Msg]:
             lines.append(
                 Msg("queue.wait_minutes", {"count": ticket.waiting_time}, count=ticket.waiting_time)
             )
-    lines.append(Msg("tickets.updated", {"time": LocalTime(ctx.now())}))
+    lines.append(Msg("tickets.updated", {"time": LocalTime(checked_at or ctx.now())}))
     return lines
 
 
 def ticket_buttons(ctx: Ctx, ticket: Ticket) -> list[list[Button]]:
-    """Return the actions a ticket card offers."""
+    """Return the actions a ticket card offers; an unknown status gets Refresh and Back only."""
     rows: list[list[Button]] = [[ctx.button(Msg("common.refresh"), "tkr", ticket.id)]]
-    if ticket.status in KNOWN_STATUSES:
-        extra = ticket_action_buttons(ctx, ticket)
-        if extra:
-            rows.append(extra)
-    rows.append(
-        [ctx.button(Msg("menu.tickets"), "mine"), ctx.button(Msg("common.main_menu"), "menu")]
-    )
+    back = ctx.button(Msg("common.back"), "tkb")
+    if ticket.status not in KNOWN_STATUSES:
+        # We cannot tell what the API allows in a status we do not know: offer nothing risky.
+        rows.append([back])
+        return rows
+    rows.append(ticket_action_buttons(ctx, ticket))
+    rows.append([back, ctx.button(Msg("common.main_menu"), "menu")])
     return rows
 
 
 def ticket_action_buttons(ctx: Ctx, ticket: Ticket) -> list[Button]:
-    """Return Cancel / Reschedule buttons where the ticket allows them (tickets issue)."""
-    return []
+    """Return Cancel / Change time where the ticket allows them."""
+    buttons = []
+    if ticket.can_cancel:
+        buttons.append(ctx.button(Msg("tickets.cancel_button"), "cnl", ticket.id))
+    if can_reschedule(ticket):
+        buttons.append(ctx.button(Msg("tickets.reschedule_button"), "rs", ticket.id))
+    return buttons
+
+
+def remember_ticket(ctx: Ctx, ticket: Ticket) -> None:
+    """Make ``ticket`` the card's ticket in the session, fetched now."""
+    ctx.session.state = CARD
+    ctx.session.data = {
+        "ticket": ticket.model_dump(mode="json", by_alias=True),
+        "checked_at": ctx.now().isoformat(),
+    }
 
 
 def show_ticket(ctx: Ctx, ticket: Ticket) -> None:
-    """Make ``ticket`` the current card."""
-    ctx.session.state = "ticket"
-    ctx.session.data = {"ticket": ticket.model_dump(mode="json", by_alias=True)}
+    """Make ``ticket`` the current card and show it."""
+    remember_ticket(ctx, ticket)
     ctx.show(*ticket_lines(ctx, ticket), buttons=ticket_buttons(ctx, ticket))
+
+
+def back_to_card(ctx: Ctx, ticket: Ticket) -> None:
+    """Leave a step opened from a card (cancel, reschedule) and show the card with ``ticket``."""
+    while ctx.state != CARD and ctx.go_back():
+        pass
+    if ctx.state != CARD:
+        ctx.reset("menu")
+        ctx.goto(CARD)
+    show_ticket(ctx, ticket)
+
+
+def stored_ticket(ctx: Ctx) -> Ticket | None:
+    """Return the ticket kept in the current step's session data."""
+    raw = ctx.data.get("ticket")
+    return Ticket.model_validate(raw) if isinstance(raw, dict) else None
+
+
+def session_ticket_id(ctx: Ctx, data: CallbackData) -> str | None:
+    """Return the session's ticket id if the button names the same ticket, else None."""
+    ticket = stored_ticket(ctx)
+    if ticket is None or data.arg(0) != ticket.id:
+        return None
+    return ticket.id
+
+
+# --- ownership ----------------------------------------------------------------------------
+
+
+async def linked_customer(ctx: Ctx) -> str | None:
+    """Return the user's customer id, looking it up by externalId but never creating it."""
+    if ctx.profile.customer_id:
+        return ctx.profile.customer_id
+    try:
+        customer = await ctx.api.get_customer(external_id=ctx.external_id, locale=ctx.locale)
+    except UnprocessableEntityError:
+        # No customer yet, so no tickets: reading must not create one.
+        return None
+    ctx.set_profile(customer_id=customer.id)
+    return customer.id
 
 
 def owns(ctx: Ctx, ticket: Ticket) -> bool:
@@ -99,12 +179,12 @@ def owns(ctx: Ctx, ticket: Ticket) -> bool:
     return bool(customer_id) and ticket.customer is not None and ticket.customer.id == customer_id
 
 
-async def fetch_owned(ctx: Ctx, ticket_id: str) -> Ticket | None:
+async def fetch_owned(ctx: Ctx, ticket_id: str | None) -> Ticket | None:
     """Fetch a ticket if it exists and is the user's; None otherwise (same answer for both)."""
-    if not _ID.match(ticket_id):
+    if not ticket_id or not _ID.match(ticket_id):
         return None
-    if not ctx.profile.customer_id:
-        await ensure_customer(ctx)
+    if await linked_customer(ctx) is None:
+        return None
     try:
         ticket = await ctx.api.get_ticket(ticket_id, locale=ctx.locale)
     except (NotFoundError, UnprocessableEntityError):
@@ -114,12 +194,16 @@ async def fetch_owned(ctx: Ctx, ticket_id: str) -> Ticket | None:
 
 def show_not_found(ctx: Ctx) -> None:
     """Say the ticket was not found (also for tickets of other users)."""
-    ctx.show(
-        Msg("tickets.not_found"),
-        buttons=[
-            [ctx.button(Msg("menu.tickets"), "mine"), ctx.button(Msg("common.main_menu"), "menu")]
-        ],
-    )
+    ctx.goto(MissingState.name, push=False)
+    ctx.show(Msg("tickets.not_found"), buttons=_missing_buttons(ctx))
+
+
+def _missing_buttons(ctx: Ctx) -> list[list[Button]]:
+    """Return the ways on from a ticket that was not found."""
+    return [[ctx.button(Msg("menu.tickets"), "mine"), ctx.button(Msg("common.main_menu"), "menu")]]
+
+
+# --- opening a ticket -----------------------------------------------------------------------
 
 
 async def open_ticket(ctx: Ctx, ticket_id: str) -> None:
@@ -128,7 +212,7 @@ async def open_ticket(ctx: Ctx, ticket_id: str) -> None:
     if ticket is None:
         show_not_found(ctx)
         return
-    ctx.goto("ticket", push=True)
+    ctx.goto(CARD, push=True)
     show_ticket(ctx, ticket)
 
 
@@ -137,22 +221,39 @@ async def open_ticket_by_reference(ctx: Ctx, reference: str) -> None:
     reference = reference.strip()
     if not reference:
         ctx.prefix.append(Msg("tickets.ticket_usage"))
-        ctx.goto("tickets.list")
+        ctx.goto(LIST)
         return
     if _ID.match(reference):
         ticket = await fetch_owned(ctx, reference)
         if ticket is not None:
-            ctx.goto("ticket")
+            ctx.goto(CARD)
             show_ticket(ctx, ticket)
             return
-    customer_id = await ensure_customer(ctx)
-    wanted = reference.upper()
-    async for ticket in ctx.api.iter_customer_tickets(customer_id=customer_id, locale=ctx.locale):
-        if ticket.ticket_number.upper() == wanted:
-            ctx.goto("ticket")
-            show_ticket(ctx, ticket)
-            return
-    show_not_found(ctx)
+    found = await _find_by_number(ctx, reference)
+    if found is None:
+        show_not_found(ctx)
+        return
+    ctx.goto(CARD)
+    show_ticket(ctx, found)
+
+
+async def _find_by_number(ctx: Ctx, number: str) -> Ticket | None:
+    """Return the user's newest ticket with this number (numbers repeat across branches)."""
+    customer_id = await linked_customer(ctx)
+    if customer_id is None:
+        return None
+    wanted = number.upper()
+    for page_number in range(1, NUMBER_SEARCH_PAGES + 1):
+        page = await ctx.api.list_customer_tickets(
+            customer_id=customer_id, page=page_number, limit=PAGE_SIZE, locale=ctx.locale
+        )
+        # The list is the customer's own, but ownership is checked like everywhere else.
+        match = next(
+            (t for t in page.items if t.ticket_number.upper() == wanted and owns(ctx, t)), None
+        )
+        if match is not None or not page.has_next_page:
+            return match
+    return None
 
 
 async def _open(ctx: Ctx, data: CallbackData) -> None:
@@ -166,80 +267,211 @@ async def _refresh(ctx: Ctx, data: CallbackData) -> None:
     if ticket is None:
         show_not_found(ctx)
         return
-    before = ctx.data.get("ticket") if ctx.state == "ticket" else None
-    after = ticket.model_dump(mode="json", by_alias=True)
-    if before == after:
+    before = stored_ticket(ctx) if ctx.state == CARD else None
+    if before is not None and before.model_dump(mode="json") == ticket.model_dump(mode="json"):
+        # The line also makes the text differ from the card being edited, so Telegram does not
+        # answer "message is not modified" when the minute of "Updated at" is the same.
         ctx.toast("tickets.up_to_date")
+    elif ctx.state != CARD:
+        # A Refresh on an older card: that card becomes the current step again.
+        ctx.goto(CARD)
     show_ticket(ctx, ticket)
-
-
-register_action("tk", _open)
-register_action("tkr", _refresh)
 
 
 async def _mine(ctx: Ctx, data: CallbackData) -> None:
     """Open the ticket list."""
     ctx.reset("menu")
-    ctx.goto("tickets.list")
+    ctx.goto(LIST)
 
 
+register_action("tk", _open)
+register_action("tkr", _refresh)
 register_action("mine", _mine)
 
 
 class TicketState(State):
     """A ticket card."""
 
-    name = "ticket"
+    name = CARD
 
     async def render(self, ctx: Ctx) -> None:
-        """Show the stored ticket (fresh data comes with Refresh)."""
-        raw = ctx.data.get("ticket")
-        if not raw:
+        """Show the stored ticket as of its last fetch (fresh data comes with Refresh)."""
+        ticket = stored_ticket(ctx)
+        if ticket is None:
             show_not_found(ctx)
             return
-        ticket = Ticket.model_validate(raw)
-        ctx.show(*ticket_lines(ctx, ticket), buttons=ticket_buttons(ctx, ticket))
+        raw_checked = ctx.data.get("checked_at")
+        checked_at = datetime.fromisoformat(raw_checked) if isinstance(raw_checked, str) else None
+        ctx.show(*ticket_lines(ctx, ticket, checked_at), buttons=ticket_buttons(ctx, ticket))
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Ask to cancel the ticket, or go back to the list."""
+        if data.action == "tkb":
+            _back_to_list(ctx)
+        elif data.action == "cnl":
+            await ask_cancel(ctx, session_ticket_id(ctx, data))
+        else:
+            await super().on_tap(ctx, data)
+
+
+def _back_to_list(ctx: Ctx) -> None:
+    """Return to the ticket list (the page the card was opened from, when it was)."""
+    top = ctx.session.back[-1] if ctx.session.back else None
+    if top is not None and top.get("state") == LIST:
+        ctx.go_back()
+    else:
+        ctx.reset("menu")
+        ctx.goto(LIST)
+
+
+# --- cancel -------------------------------------------------------------------------------
+
+
+async def ask_cancel(ctx: Ctx, ticket_id: str | None) -> None:
+    """Open the confirmation for cancelling the card's ticket, as it is now."""
+    ticket = await fetch_owned(ctx, ticket_id)
+    if ticket is None:
+        show_not_found(ctx)
+        return
+    if not ticket.can_cancel:
+        ctx.prefix.append(_cancel_refusal(ticket))
+        show_ticket(ctx, ticket)
+        return
+    remember_ticket(ctx, ticket)
+    ctx.goto(CancelState.name, {"ticket": ctx.data["ticket"]})
+
+
+def _cancel_refusal(ticket: Ticket) -> Msg:
+    """Explain why a ticket cannot be cancelled in its current status."""
+    number = Ltr(ticket.ticket_number)
+    if ticket.status == TicketStatus.CANCELLED:
+        return Msg("tickets.already_cancelled", {"number": number})
+    return Msg("tickets.cancel_conflict", {"number": number, "status": status_text(ticket.status)})
+
+
+async def cancel(ctx: Ctx, ticket_id: str | None) -> None:
+    """Cancel the session's ticket after checking, at this moment, that it is the user's."""
+    ticket = await fetch_owned(ctx, ticket_id)
+    if ticket is None:
+        show_not_found(ctx)
+        return
+    try:
+        cancelled = await ctx.api.cancel_ticket(ticket.id, locale=ctx.locale)
+    except ConflictError:
+        # Served, cancelled or called meanwhile: say so and show what the ticket is now.
+        current = await fetch_owned(ctx, ticket.id)
+        if current is None:
+            show_not_found(ctx)
+            return
+        ctx.prefix.append(_cancel_refusal(current))
+        back_to_card(ctx, current)
+        return
+    except (NotFoundError, UnprocessableEntityError):
+        show_not_found(ctx)
+        return
+    ctx.prefix.append(Msg("tickets.cancelled_done", {"number": Ltr(cancelled.ticket_number)}))
+    back_to_card(ctx, cancelled)
+
+
+class CancelState(State):
+    """Confirm cancelling a ticket: Yes cancels, No returns to the card."""
+
+    name = "ticket.cancel"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Name the ticket and ask."""
+        ticket = stored_ticket(ctx)
+        if ticket is None:
+            show_not_found(ctx)
+            return
+        params: dict[str, Any] = {
+            "number": Ltr(ticket.ticket_number),
+            "service": ticket.service.name,
+            "branch": ticket.branch.name,
+        }
+        if ticket.time is not None:
+            question = Msg(
+                "tickets.cancel_confirm_time",
+                {**params, **when_params(ctx, ticket.time, "weekday")},
+            )
+        else:
+            question = Msg("tickets.cancel_confirm", params)
+        ctx.show(
+            question,
+            buttons=[
+                [
+                    ctx.button(Msg("tickets.cancel_yes"), "cny", ticket.id),
+                    ctx.button(Msg("tickets.cancel_no"), "cnn"),
+                ]
+            ],
+        )
+
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+        """Cancel on Yes; back to the card on No."""
+        if data.action == "cny":
+            await cancel(ctx, session_ticket_id(ctx, data))
+        elif data.action == "cnn":
+            if not ctx.go_back():
+                ticket = stored_ticket(ctx)
+                if ticket is None:
+                    show_not_found(ctx)
+                    return
+                back_to_card(ctx, ticket)
+        else:
+            await super().on_tap(ctx, data)
+
+
+class MissingState(State):
+    """The answer to a ticket that is not the user's or does not exist."""
+
+    name = "tickets.missing"
+
+    async def render(self, ctx: Ctx) -> None:
+        """Say the ticket was not found."""
+        ctx.show(Msg("tickets.not_found"), buttons=_missing_buttons(ctx))
+
+
+# --- the list -----------------------------------------------------------------------------
 
 
 class TicketListState(State):
-    """The user's tickets, newest first, ten a page."""
+    """The user's tickets, newest first, ten a page; active ones marked apart from past ones."""
 
-    name = "tickets.list"
+    name = LIST
 
     async def render(self, ctx: Ctx) -> None:
         """List one page of tickets."""
-        customer_id = await ensure_customer(ctx)
+        customer_id = await linked_customer(ctx)
         page_number = max(1, int(ctx.data.get("page", 1)))
-        page = await ctx.api.list_customer_tickets(
-            customer_id=customer_id, page=page_number, limit=10, locale=ctx.locale
-        )
-        if not page.items:
+        page = None
+        if customer_id is not None:
+            page = await ctx.api.list_customer_tickets(
+                customer_id=customer_id, page=page_number, limit=PAGE_SIZE, locale=ctx.locale
+            )
+            if not page.items and page_number > 1 and page.total_pages >= 1:
+                # Tickets went away since the page was drawn: show the last page there is.
+                page_number = page.total_pages
+                ctx.data["page"] = page_number
+                page = await ctx.api.list_customer_tickets(
+                    customer_id=customer_id, page=page_number, limit=PAGE_SIZE, locale=ctx.locale
+                )
+        if page is None or not page.items:
             ctx.show(
                 Msg("tickets.none"),
                 buttons=[[ctx.button(Msg("menu.book"), "book")], ctx.nav_row()],
             )
             return
-        rows = []
-        for ticket in page.items:
-            key = "tickets.item_active" if ticket.is_active else "tickets.item_past"
-            label = Msg(
-                key,
-                {
-                    "number": Ltr(ticket.ticket_number),
-                    "service": ticket.service.name,
-                    "status": status_text(ticket.status),
-                },
-            )
-            rows.append([ctx.button(label, "tk", ticket.id)])
+        rows = [[ctx.button(_list_label(ticket), "tk", ticket.id)] for ticket in page.items]
         paging = []
         if page.has_prev_page:
             paging.append(ctx.button(Msg("common.prev"), "pg", str(page_number - 1)))
         if page.has_next_page:
             paging.append(ctx.button(Msg("common.next"), "pg", str(page_number + 1)))
-        ctx.show(
-            Msg("tickets.list_title", {"count": page.total}, count=page.total),
-            buttons=[*rows, paging, ctx.nav_row()],
-        )
+        lines = [Msg("tickets.list_title", {"count": page.total}, count=page.total)]
+        if page.total_pages > 1:
+            lines.append(Msg("tickets.list_page", {"page": page_number, "pages": page.total_pages}))
+        lines.append(Msg("tickets.list_legend"))
+        ctx.show(*lines, buttons=[*rows, paging, ctx.nav_row()])
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
         """Turn the page, or start a booking from the empty list."""
@@ -251,5 +483,20 @@ class TicketListState(State):
             await super().on_tap(ctx, data)
 
 
+def _list_label(ticket: Ticket) -> Msg:
+    """Return a list button: active (waiting, upcoming, serving) and past tickets look apart."""
+    key = "tickets.item_active" if ticket.is_active else "tickets.item_past"
+    return Msg(
+        key,
+        {
+            "number": Ltr(ticket.ticket_number),
+            "service": ticket.service.name,
+            "status": status_text(ticket.status),
+        },
+    )
+
+
 register(TicketState())
+register(CancelState())
+register(MissingState())
 register(TicketListState())
