@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from telegram import BotCommand, Update
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
@@ -59,12 +60,17 @@ def build_engine(
 
 async def set_commands(application: Application, translator: Translator) -> None:  # type: ignore[type-arg]
     """Publish the command menu in every supported language (English is the default)."""
+    # Telegram shows the list of the user's app language, else the one without a language.
     for locale in (None, *SUPPORTED_LOCALES):
         commands = [
             BotCommand(name, translator.render(Msg(f"command.{name}"), locale or "en"))
             for name in COMMANDS
         ]
-        await application.bot.set_my_commands(commands, language_code=locale)
+        try:
+            await application.bot.set_my_commands(commands, language_code=locale)
+        except TelegramError as exc:
+            # A missing menu must not keep the bot from serving; the next start retries.
+            log.warning("could not set the %s command menu: %s", locale or "default", exc)
 
 
 def make_translator(settings: Settings) -> Translator:

@@ -14,9 +14,13 @@ what the branch screens and SMS print.
 Formatting locales: English is formatted as ``en_GB`` (day-first dates, 24-hour "09:30"),
 the usage of English in the Gulf; Arabic as Babel's ``ar``.
 
-Right-to-left: fragments that must read left-to-right inside Arabic text (``Ltr`` values such
-as ticket numbers and phones, and times) are wrapped in Unicode isolates (LRI ... PDI) so the
-bidi algorithm cannot reorder them or the punctuation around them.
+Right-to-left: in Arabic text, fragments that must not be reordered with their neighbours are
+wrapped in Unicode isolates, so the bidi algorithm cannot mix them with the words and
+punctuation around them. ``Ltr`` values (ticket numbers, phones) always read left to right and
+get a left-to-right isolate (LRI ... PDI). Times get a first-strong isolate (FSI ... PDI): the
+digits of "9:30 ص" keep their order either way, and FSI also keeps the day period where an
+Arabic reader expects it (after the time, reading right to left); an LRI would show "ص" before
+the digits. A time without letters ("09:30") is read left to right under FSI as well.
 
 Must not import Telegram, conversations or the Skiplino client.
 """
@@ -48,8 +52,9 @@ RTL_LOCALES = frozenset({"ar"})
 FALLBACK_LOCALE = "en"
 DOMAIN = "messages"
 
-# Unicode "left-to-right isolate" and "pop directional isolate".
+# Unicode "left-to-right isolate", "first strong isolate" and "pop directional isolate".
 LRI = "\u2066"
+FSI = "\u2068"
 PDI = "\u2069"
 
 _FORMAT_LOCALES: Mapping[str, str] = {"en": "en_GB", "ar": "ar"}
@@ -347,7 +352,7 @@ class Translator:
             return self._render(value, locale, depth + 1)
         if isinstance(value, LocalTime):
             text = self._time(value.value, fmt_locale)
-            return _isolate(text) if rtl else text
+            return _isolate_time(text) if rtl else text
         if isinstance(value, LocalDateTime):
             return self._datetime(value.value, fmt_locale, rtl)
         if isinstance(value, LocalDate):
@@ -383,12 +388,19 @@ class Translator:
         day = self._date(value, "medium", fmt_locale)
         time_text = self._time(value, fmt_locale)
         pattern = str(Locale.parse(fmt_locale).datetime_formats["medium"])
-        return pattern.replace("{1}", day).replace("{0}", _isolate(time_text) if rtl else time_text)
+        return pattern.replace("{1}", day).replace(
+            "{0}", _isolate_time(time_text) if rtl else time_text
+        )
 
 
 def _isolate(text: str) -> str:
     """Wrap a fragment in a left-to-right isolate."""
     return f"{LRI}{text}{PDI}"
+
+
+def _isolate_time(text: str) -> str:
+    """Wrap a time in a first-strong isolate (its own letters decide its direction)."""
+    return f"{FSI}{text}{PDI}"
 
 
 def default_locales_dir() -> Path:

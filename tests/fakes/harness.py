@@ -78,6 +78,9 @@ class BotWorker:
     async def start(self) -> None:
         """Initialise and start polling."""
         await self.application.initialize()
+        # run_polling calls post_init (which publishes the command menus); initialize() does not.
+        if self.application.post_init is not None:
+            await self.application.post_init(self.application)
         await self.application.start()
         assert self.application.updater is not None
         await self.application.updater.start_polling(poll_interval=0.0, timeout=1)

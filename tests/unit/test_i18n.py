@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import (
+    FSI,
     LRI,
     PDI,
     CatalogError,
@@ -179,7 +180,7 @@ def test_times_are_shown_in_the_company_time_zone_and_isolated_in_arabic(
     probe: Translator,
 ) -> None:
     assert show(probe, LocalTime(MORNING), "en") == "[09:30]"
-    assert show(probe, LocalTime(MORNING), "ar") == f"«{LRI}9:30 ص{PDI}»"
+    assert show(probe, LocalTime(MORNING), "ar") == f"«{FSI}9:30 ص{PDI}»"
 
 
 def test_the_time_zone_may_be_given_as_a_zoneinfo(tmp_path: Path) -> None:
@@ -222,7 +223,7 @@ def test_date_of_an_instant_is_the_company_date(probe: Translator) -> None:
 def test_date_and_time_are_joined_the_locale_way(probe: Translator) -> None:
     assert show(probe, LocalDateTime(MORNING), "en") == "[1 Dec 2026, 09:30]"
     assert show(probe, LocalDateTime(MORNING), "ar") == (
-        f"«01\u200f/12\u200f/2026، {LRI}9:30 ص{PDI}»"
+        f"«01\u200f/12\u200f/2026، {FSI}9:30 ص{PDI}»"
     )
 
 
