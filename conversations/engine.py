@@ -8,6 +8,7 @@ stays in process memory between updates. Must not import Telegram.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -89,18 +90,15 @@ class Engine:
             )
             return
         except StoreUnavailable:
-            log.warning("session store unavailable; answering with an apology")
-            await deliver(
-                Outcome(
-                    cards=[Card((Msg("errors.store_unavailable"),), new_message=True)],
-                    locale=self.fallback_locale(user),
-                )
-            )
+            await self._store_apology(user, deliver)
             return
 
-        released = False
         try:
-            loaded = await self.store.load(chat_id, user.id)
+            try:
+                loaded = await self.store.load(chat_id, user.id)
+            except StoreUnavailable:
+                await self._store_apology(user, deliver)
+                return
             session = loaded.session or Session(chat_id=chat_id)
             profile = loaded.profile or Profile()
             ctx = Ctx(
@@ -118,25 +116,36 @@ class Engine:
             outcome = Outcome(
                 cards=ctx.cards, notice=ctx.notice, locale=ctx.locale, edit_message_id=edit_id
             )
-            try:
-                card_id = await deliver(outcome)
-                if card_id is not None:
-                    session.card_message_id = card_id
-            finally:
-                saved = await self.store.commit(
-                    chat_id,
-                    token,
-                    session,
-                    profile=(user.id, profile) if ctx.profile_dirty else None,
-                )
-                released = True
-                if not saved:
-                    # Only possible when our lock expired mid-update and another worker
-                    # moved the chat on; its state is newer, so ours is dropped.
-                    log.warning("session of chat %s changed under us; update dropped", chat_id)
+            # Save before sending: a crash after this point leaves the user looking at the
+            # previous card, whose buttons are then stale and re-show the saved step. The lock
+            # is kept until the replies are out, so one chat's messages never interleave.
+            saved = await self.store.commit(
+                chat_id,
+                token,
+                session,
+                profile=(user.id, profile) if ctx.profile_dirty else None,
+                release=False,
+            )
+            if not saved:
+                # Only possible when our lock expired mid-update and another worker moved
+                # the chat on; its state is newer, so ours is neither kept nor shown.
+                log.warning("session of chat %s changed under us; update dropped", chat_id)
+                return
+            await deliver(outcome)
         finally:
-            if not released:
+            # The lock expires on its own if Redis is gone; never let that mask the update.
+            with contextlib.suppress(StoreUnavailable):
                 await self.store.release(chat_id, token)
+
+    async def _store_apology(self, user: UserInfo, deliver: Deliver) -> None:
+        """Tell the user the session store cannot be reached."""
+        log.warning("session store unavailable; answering with an apology")
+        await deliver(
+            Outcome(
+                cards=[Card((Msg("errors.store_unavailable"),), new_message=True)],
+                locale=self.fallback_locale(user),
+            )
+        )
 
     async def dispatch(self, ctx: Ctx, event: Event) -> None:
         """Run the transition for ``event`` and make sure the current step is shown."""

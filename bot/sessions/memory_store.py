@@ -127,6 +127,7 @@ class MemoryChatStore:
         session: Session,
         *,
         profile: tuple[int, Profile] | None = None,
+        release: bool = True,
     ) -> bool:
         """Save ``session`` if its version is current, write ``profile``, release the lock."""
         key = self._session_key(chat_id)
@@ -139,7 +140,8 @@ class MemoryChatStore:
                 user_id, user_profile = profile
                 self.kv.set(self._profile_key(user_id), user_profile.model_dump_json())
             session.version = new_version
-        await self.release(chat_id, token)
+        if release:
+            await self.release(chat_id, token)
         return written
 
     async def release(self, chat_id: int, token: str) -> None:

@@ -66,7 +66,7 @@ return 0
 """
 
 # KEYS: session, lock[, profile].
-# ARGV: token, expected version, session JSON, TTL ms[, profile JSON].
+# ARGV: token, expected version, session JSON, TTL ms, release ("1"/"0")[, profile JSON].
 # The stored version is read from the JSON itself; a missing or unreadable document counts
 # as version 0, like ``store.stored_version``.
 _COMMIT = """
@@ -82,11 +82,11 @@ local written = 0
 if current == tonumber(ARGV[2]) then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
   if #KEYS >= 3 then
-    redis.call('SET', KEYS[3], ARGV[5])
+    redis.call('SET', KEYS[3], ARGV[6])
   end
   written = 1
 end
-if redis.call('GET', KEYS[2]) == ARGV[1] then
+if ARGV[5] == '1' and redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
 end
 return written
@@ -201,12 +201,19 @@ class RedisChatStore:
         session: Session,
         *,
         profile: tuple[int, Profile] | None = None,
+        release: bool = True,
     ) -> bool:
         """Save ``session`` if its version is current, write ``profile``, release the lock."""
         new_version = session.version + 1
         document = session.model_copy(update={"version": new_version}).model_dump_json()
         keys = [self._session_key(chat_id), self._lock_key(chat_id)]
-        args: list[str | int] = [token, session.version, document, self._session_ttl_ms]
+        args: list[str | int] = [
+            token,
+            session.version,
+            document,
+            self._session_ttl_ms,
+            "1" if release else "0",
+        ]
         if profile is not None:
             user_id, user_profile = profile
             keys.append(self._profile_key(user_id))

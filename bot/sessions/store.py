@@ -64,8 +64,11 @@ class ChatStore(Protocol):
         session: Session,
         *,
         profile: tuple[int, Profile] | None = None,
+        release: bool = True,
     ) -> bool:
         """Save ``session`` if its version is current, write ``profile``, release the lock.
+
+        ``release=False`` keeps the lock (the caller releases it after sending the replies).
 
         On success the stored version is ``session.version + 1`` and ``session.version`` is
         set to it. On a version mismatch nothing is written, the lock is still released and

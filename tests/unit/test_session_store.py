@@ -463,3 +463,18 @@ async def test_one_update_costs_three_redis_round_trips(
     assert saved is True
     assert (acquire_trips, load_trips, commit_trips) == (1, 1, 1)
     await pool.aclose()
+
+
+async def test_commit_without_release_saves_and_keeps_the_lock(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+    session = Session(chat_id=CHAT, state="book.slot")
+
+    assert await store.commit(CHAT, token, session, release=False)
+
+    with pytest.raises(ChatBusy):
+        await store.acquire(CHAT, wait=0)
+    await store.release(CHAT, token)
+    loaded = await store.load(CHAT, USER)
+    assert loaded.session is not None
+    assert loaded.session.state == "book.slot"
