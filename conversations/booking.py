@@ -18,6 +18,7 @@ from bot.skiplino import (
     APIConnectionError,
     BadRequestError,
     InternalServerError,
+    RateLimitError,
     ServiceGroup,
     Ticket,
     TicketStatus,
@@ -254,17 +255,23 @@ def LocalDateLabel(day: date) -> Msg:
     return Msg("booking.day_label", {"day": LocalDate(day, "weekday")})
 
 
-async def choose_day(ctx: Ctx, day: date | None, next_state: str) -> None:
-    """Accept a day (from a button or typed) or explain why not."""
+def day_problem(ctx: Ctx, day: date | None) -> Msg | None:
+    """Return why ``day`` cannot be booked (unreadable, past, too far), or None."""
     if day is None:
-        ctx.prefix.append(Msg("booking.date_not_understood"))
-        return
+        return Msg("booking.date_not_understood")
     today = ctx.today()
     if day < today:
-        ctx.prefix.append(Msg("booking.date_past"))
-        return
+        return Msg("booking.date_past")
     if day > today + timedelta(days=MAX_DAYS_AHEAD):
-        ctx.prefix.append(Msg("booking.date_too_far", {"days": MAX_DAYS_AHEAD}))
+        return Msg("booking.date_too_far", {"days": MAX_DAYS_AHEAD})
+    return None
+
+
+async def choose_day(ctx: Ctx, day: date | None, next_state: str) -> None:
+    """Accept a day (from a button or typed) or explain why not."""
+    problem = day_problem(ctx, day)
+    if problem is not None or day is None:
+        ctx.prefix.append(problem or Msg("booking.date_not_understood"))
         return
     ctx.goto(next_state, {**ctx.data, "day": day.isoformat()})
 
@@ -360,15 +367,29 @@ class SlotState(State):
         ctx.show(title, buttons=[*rows, ctx.nav_row()])
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
-        """Take a slot, or switch to another suggested day."""
+        """Take a slot that is still free, or switch to another suggested day."""
         if data.action == "dt":
             day = _parse_day(data.arg(0))
-            if day is not None and day >= ctx.today():
-                ctx.data["day"] = day.isoformat()
+            # Day buttons only offer bookable days: anything else is forged or stale.
+            if len(data.args) != 1 or day is None or day_problem(ctx, day) is not None:
+                await super().on_tap(ctx, data)
+                return
+            ctx.data["day"] = day.isoformat()
             return
         moment = _parse_slot(data.arg(0))
-        if data.action != "sl" or moment is None or moment <= ctx.now():
+        day = date.fromisoformat(str(ctx.data.get("day")))
+        if (
+            data.action != "sl"
+            or len(data.args) != 1
+            or moment is None
+            or moment.astimezone(ctx.timezone).date() != day
+        ):
             await super().on_tap(ctx, data)
+            return
+        # Callback data is never trusted: the time must be one of the day's free slots now.
+        # This also catches a slot taken since the list was shown, before Confirm.
+        if moment not in await free_slots(ctx, str(ctx.data.get("service_id", "")), day):
+            ctx.toast("booking.slot_taken")
             return
         ctx.goto(
             self.next_state, {**ctx.data, "mode": self.confirm_mode, "time": moment.isoformat()}
@@ -377,10 +398,9 @@ class SlotState(State):
     async def on_text(self, ctx: Ctx, text: str) -> None:
         """A typed date here picks another day."""
         day = parse_user_date(text, locale=ctx.locale, now=ctx.now(), timezone=ctx.timezone)
-        if day is None or day < ctx.today():
-            ctx.prefix.append(
-                Msg("booking.date_not_understood" if day is None else "booking.date_past")
-            )
+        problem = day_problem(ctx, day)
+        if problem is not None or day is None:
+            ctx.prefix.append(problem or Msg("booking.date_not_understood"))
             return
         ctx.data["day"] = day.isoformat()
 
@@ -445,7 +465,17 @@ async def find_booked(ctx: Ctx, customer_id: str) -> Ticket | None:
 async def book(ctx: Ctx) -> None:
     """Book the drafted ticket exactly once."""
     customer_id = await ensure_customer(ctx)
-    existing = await find_booked(ctx, customer_id)
+    try:
+        existing = await find_booked(ctx, customer_id)
+    except UnprocessableEntityError as exc:
+        if not (exc.has_error("id") or exc.has_error("customerId")):
+            raise
+        # The linked customer was deleted in Skiplino since it was linked; the profile keeps
+        # the link for good, so without this every booking would fail. Link the user anew.
+        log.info("the linked customer is gone; linking the user again")
+        ctx.set_profile(customer_id=None)
+        customer_id = await ensure_customer(ctx)
+        existing = await find_booked(ctx, customer_id)
     if existing is not None:
         ctx.reset("ticket")
         ctx.prefix.append(Msg("booking.done"))
@@ -476,13 +506,15 @@ async def book(ctx: Ctx) -> None:
     except (APIConnectionError, InternalServerError):
         # The request may have reached Skiplino: look before offering to try again.
         log.warning("booking outcome unknown; checking the customer's tickets")
+        checked = True
         try:
             booked = await find_booked(ctx, customer_id)
-        except (APIConnectionError, InternalServerError):
-            booked = None
+        except (APIConnectionError, InternalServerError, RateLimitError):
+            booked, checked = None, False
         if booked is None:
+            # Only a completed check may say "no ticket was made"; Try again looks first.
             ctx.show(
-                Msg("booking.not_confirmed"),
+                Msg("booking.not_confirmed" if checked else "booking.outcome_unknown"),
                 buttons=[[ctx.button(Msg("common.try_again"), "ok")], ctx.nav_row()],
             )
             return

@@ -119,13 +119,19 @@ class Engine:
             # Save before sending: a crash after this point leaves the user looking at the
             # previous card, whose buttons are then stale and re-show the saved step. The lock
             # is kept until the replies are out, so one chat's messages never interleave.
-            saved = await self.store.commit(
-                chat_id,
-                token,
-                session,
-                profile=(user.id, profile) if ctx.profile_dirty else None,
-                release=False,
-            )
+            try:
+                saved = await self.store.commit(
+                    chat_id,
+                    token,
+                    session,
+                    profile=(user.id, profile) if ctx.profile_dirty else None,
+                    release=False,
+                )
+            except StoreUnavailable:
+                # Nothing is shown that was not saved; a booking made in this update is
+                # found again by the look-before-book check when the user retries.
+                await self._store_apology(user, deliver)
+                return
             if not saved:
                 # Only possible when our lock expired mid-update and another worker moved
                 # the chat on; its state is newer, so ours is neither kept nor shown.

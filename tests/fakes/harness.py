@@ -47,7 +47,7 @@ class Clock:
 
 def settings() -> Settings:
     """Return settings for tests (no .env file is read)."""
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         TELEGRAM_BOT_TOKEN=TOKEN,
         SKIPLINO_API_KEY=SECRET_KEY,
@@ -158,20 +158,40 @@ class Chat:
 
     async def send(self, text: str) -> ChatMessage:
         """Type ``text`` and return the bot's latest message once it has answered."""
+        mark = len(self.user.api.calls)
         await self.user.send(text)
-        await self.user.wait_for_reply()
-        return self.user.last_message()
+        return await self.settle(mark)
 
     async def tap(self, label: str | re.Pattern[str], message_id: int | None = None) -> ChatMessage:
         """Tap a button by its label and return the bot's latest message afterwards."""
+        mark = len(self.user.api.calls)
         await self.user.click(label, message_id)
-        await self.user.wait_for_reply()
-        return self.user.last_message()
+        return await self.settle(mark)
 
     async def tap_data(self, data: str, message_id: int | None = None) -> ChatMessage:
         """Send a raw (stale or forged) callback and return the latest message afterwards."""
+        mark = len(self.user.api.calls)
         await self.user.click_data(data, message_id)
-        await self.user.wait_for_reply()
+        return await self.settle(mark)
+
+    async def settle(self, mark: int, timeout: float = 5.0) -> ChatMessage:  # noqa: ASYNC109
+        """Wait until the bot tried to show a card after call ``mark``, then went quiet.
+
+        A callback query is answered before the engine runs, so the answer alone does not
+        mean the card is there; an attempted send or edit (even one Telegram refuses as
+        "not modified") does.
+        """
+        api, chat_id = self.user.api, self.user.id
+
+        def card_attempted() -> bool:
+            return any(
+                call.method.lower() in ("sendmessage", "editmessagetext")
+                and str(call.params.get("chat_id")) == str(chat_id)
+                for call in api.calls[mark:]
+            )
+
+        await api.wait_until(card_attempted, timeout=timeout)
+        await self.user.wait_for_reply(timeout=timeout)
         return self.user.last_message()
 
     @property
