@@ -20,6 +20,7 @@ from bot.skiplino import (
     InternalServerError,
     RateLimitError,
     ServiceGroup,
+    Slot,
     Ticket,
     TicketStatus,
     TicketType,
@@ -304,11 +305,11 @@ class DateState(State):
         await choose_day(ctx, day, self.next_state)
 
 
-async def free_slots(ctx: Ctx, service_id: str, day: date) -> list[datetime]:
-    """Return the start times with places left on ``day`` (future ones only)."""
+async def free_slots(ctx: Ctx, service_id: str, day: date) -> list[Slot]:
+    """Return the slots with places left on ``day`` (future ones only)."""
     slots = await ctx.api.get_service_slots(service_id, date=day, locale=ctx.locale)
     now = ctx.now()
-    return [s.time for s in slots if s.remaining > 0 and s.time > now]
+    return [s for s in slots if s.remaining > 0 and s.time > now]
 
 
 async def days_with_slots(ctx: Ctx, service_id: str, after: date, wanted: int = 3) -> list[date]:
@@ -338,7 +339,7 @@ class SlotState(State):
         day = date.fromisoformat(str(ctx.data.get("day")))
         service_id = str(ctx.data.get("service_id", ""))
         try:
-            times = await free_slots(ctx, service_id, day)
+            slots = await free_slots(ctx, service_id, day)
         except UnprocessableEntityError as exc:
             ctx.show(
                 Msg("booking.slots_refused", {"reason": _error_text(exc.error)}),
@@ -346,7 +347,7 @@ class SlotState(State):
             )
             return
         title = Msg("booking.choose_slot", {"day": LocalDate(day, "long")})
-        if not times:
+        if not slots:
             days = await days_with_slots(ctx, service_id, day)
             ctx.show(
                 title,
@@ -360,10 +361,22 @@ class SlotState(State):
             )
             return
         buttons = [
-            ctx.button(Msg("booking.slot_label", {"time": LocalTime(t)}), "sl", _slot_arg(t))
-            for t in times
+            ctx.button(
+                Msg(
+                    "booking.slot_label",
+                    {
+                        "time": LocalTime(slot.time),
+                        "places": Msg(
+                            "slots.places_left", {"count": slot.remaining}, count=slot.remaining
+                        ),
+                    },
+                ),
+                "sl",
+                _slot_arg(slot.time),
+            )
+            for slot in slots
         ]
-        rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
         ctx.show(title, buttons=[*rows, ctx.nav_row()])
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
@@ -388,7 +401,8 @@ class SlotState(State):
             return
         # Callback data is never trusted: the time must be one of the day's free slots now.
         # This also catches a slot taken since the list was shown, before Confirm.
-        if moment not in await free_slots(ctx, str(ctx.data.get("service_id", "")), day):
+        free = await free_slots(ctx, str(ctx.data.get("service_id", "")), day)
+        if moment not in {slot.time for slot in free}:
             ctx.toast("booking.slot_taken")
             return
         ctx.goto(

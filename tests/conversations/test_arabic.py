@@ -102,9 +102,10 @@ async def test_an_arabic_appointment_is_booked_in_arabic_with_x_locale_ar_on_eve
 
     slots = await chat.tap("الأربعاء، 2 ديسمبر")
     assert slots.text == "الأوقات المتاحة يوم 2 ديسمبر 2026:"
-    # The earliest time is the right-most button of the first row, in an isolate.
+    # The earliest time is the right-most button of the first row, in an isolate, with the
+    # places left in Arabic's "few" plural form.
     earliest = slots.buttons[0][-1]
-    assert earliest == f"{FSI}8:00 ص{PDI}"
+    assert earliest == f"{FSI}8:00 ص{PDI} · بقيت 3 أماكن"
     assert slots.buttons[-1] == NAV_ROW
 
     confirm = await chat.tap(earliest)

@@ -97,7 +97,7 @@ async def test_a_typed_date_opens_that_days_slots(harness: Harness) -> None:
 
     tomorrow = await chat.send("tomorrow")
     assert f"Free times on {long_date(TOMORROW)}" in tomorrow.text
-    assert "10:30" in chat.labels()
+    assert "10:30" in chat.times()
 
     await chat.tap("Back")
     typed = await chat.send("15/12")

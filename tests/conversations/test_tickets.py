@@ -82,7 +82,7 @@ def day_button(day: date) -> str:
 
 def first_time(chat: Chat) -> str:
     """Return the label of the first time button of a slot list."""
-    return next(label for label in chat.labels() if re.fullmatch(r"\d\d:\d\d", label))
+    return next(time for time in chat.times() if re.fullmatch(r"\d\d:\d\d", time))
 
 
 def writes_to(harness: Harness, ticket_id: str) -> list[str]:

@@ -202,3 +202,7 @@ class Chat:
     def labels(self) -> list[str]:
         """Return the labels of the latest message's buttons."""
         return [label for row in self.last.buttons for label in row]
+
+    def times(self) -> list[str]:
+        """Return the times of the latest slot list's buttons ("10:30 · 3 places left")."""
+        return [label.split(" · ")[0] for label in self.labels()]
