@@ -160,21 +160,21 @@ class Chat:
         """Type ``text`` and return the bot's latest message once it has answered."""
         mark = len(self.user.api.calls)
         await self.user.send(text)
-        return await self.settle(mark)
+        return await self.await_card(mark)
 
     async def tap(self, label: str | re.Pattern[str], message_id: int | None = None) -> ChatMessage:
         """Tap a button by its label and return the bot's latest message afterwards."""
         mark = len(self.user.api.calls)
         await self.user.click(label, message_id)
-        return await self.settle(mark)
+        return await self.await_card(mark)
 
     async def tap_data(self, data: str, message_id: int | None = None) -> ChatMessage:
         """Send a raw (stale or forged) callback and return the latest message afterwards."""
         mark = len(self.user.api.calls)
         await self.user.click_data(data, message_id)
-        return await self.settle(mark)
+        return await self.await_card(mark)
 
-    async def settle(self, mark: int, timeout: float = 5.0) -> ChatMessage:  # noqa: ASYNC109
+    async def await_card(self, mark: int, timeout: float = 5.0) -> ChatMessage:  # noqa: ASYNC109
         """Wait until the bot tried to show a card after call ``mark``, then went quiet.
 
         A callback query is answered before the engine runs, so the answer alone does not

@@ -13,7 +13,7 @@ from bot.settings import Settings, SettingsError, load_settings
 def test_defaults_follow_the_design_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TELEGRAM_API_URL", "SKIPLINO_API_URL", "SKIPLINO_TIMEZONE", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.telegram_api_url == "https://api.telegram.org/bot"
     assert settings.skiplino_api_url == "https://api-dev.skiplino.com/external/v1"
     assert settings.skiplino_timezone == "Asia/Bahrain"
@@ -26,7 +26,7 @@ def test_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKIPLINO_API_KEY", "sk_live_secret")
     monkeypatch.setenv("SKIPLINO_TIMEZONE", "Asia/Riyadh")
     monkeypatch.setenv("BOT_DEFAULT_LOCALE", "ar")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.telegram_bot_token is not None
     assert settings.telegram_bot_token.get_secret_value() == "123:abc"
     assert "sk_live_secret" not in repr(settings)

@@ -1,0 +1,159 @@
+"""What the Telegram adapter promises: quick answers, typing, flood control, contacts, paging."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from bot.i18n import Msg
+from bot.sessions.memory_store import MemoryChatStore
+from bot.skiplino import SkiplinoClient
+from bot.telegram.fake_api import FakeBotAPI
+from conversations.engine import Engine, Outcome
+from conversations.events import Command, Tap, UserInfo
+from conversations.replies import Button
+from tests.conversations.booking_steps import customer_of, to_walk_in_confirm, user
+from tests.fakes.harness import START, Harness
+
+BAHRAIN = ZoneInfo("Asia/Bahrain")
+
+
+@pytest.fixture
+async def flooding(redis_client: aioredis.Redis, redis_prefix: str) -> AsyncIterator[Harness]:
+    """Return a harness whose Telegram answers every third call with 429 retry_after=1."""
+    h = Harness(
+        redis=redis_client,
+        prefix=redis_prefix,
+        telegram=FakeBotAPI(quiet_period=0.08, flood_every=3, flood_retry_after=1),
+    )
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def test_flood_control_is_honoured_and_the_booking_still_completes(
+    flooding: Harness,
+) -> None:
+    chat = user(flooding)
+    await to_walk_in_confirm(chat)
+    card = await chat.tap("Confirm")
+
+    assert "Booked" in card.text
+    refused = [c for c in flooding.telegram.calls if c.status == 429]
+    assert refused, "the fake never asked the bot to slow down"
+    # Every refused send was sent again and landed: the chat shows the ticket card.
+    assert "Ticket Q" in chat.last.text
+
+
+async def test_a_tap_is_answered_before_a_slow_call_and_typing_is_shown(harness: Harness) -> None:
+    chat = user(harness)
+    await to_walk_in_confirm(chat)
+    harness.sandbox.faults.set(latency_ms=700)
+    mark = len(harness.telegram.calls)
+
+    card = await chat.tap("Confirm")
+
+    assert "Booked" in card.text
+    methods = [c.method.lower() for c in harness.telegram.calls[mark:]]
+    assert methods.index("answercallbackquery") < methods.index("sendchataction")
+    assert methods.index("sendchataction") < methods.index("editmessagetext")
+    actions = [c.params.get("action") for c in harness.telegram.calls_of("sendChatAction")]
+    assert "typing" in actions
+    assert chat.user.unanswered_callbacks() == []
+
+
+async def test_a_fast_update_sends_no_typing_indicator(harness: Harness) -> None:
+    chat = user(harness)
+    await chat.send("/start")
+    await chat.tap("Book a ticket")
+
+    assert harness.telegram.calls_of("sendChatAction") == []
+
+
+async def test_the_users_own_contact_is_stored_in_e164_on_the_customer(harness: Harness) -> None:
+    chat = user(harness)
+    await to_walk_in_confirm(chat)
+    await chat.tap("Confirm")  # links the Skiplino customer
+    await chat.send("/phone")
+    assert chat.user.reply_keyboard() is not None
+
+    await chat.user.share_contact("97333445566")
+    await chat.user.wait_for_reply()
+
+    customer = customer_of(harness.sandbox, chat.user.id)
+    assert customer is not None
+    assert customer.mobile == "+97333445566"
+    texts = [m.text for m in chat.user.messages()]
+    assert any("+97333445566" in text and "saved" in text for text in texts)
+
+
+async def test_someone_elses_contact_is_refused(harness: Harness) -> None:
+    chat = user(harness)
+    await chat.send("/phone")
+
+    await chat.user.share_contact("97339990000", user_id=555)
+    await chat.user.wait_for_reply()
+
+    assert "your own contact" in chat.last.text
+    customer = customer_of(harness.sandbox, chat.user.id)
+    assert customer is None or customer.mobile != "+97339990000"
+
+
+def _many_branches(request: httpx.Request) -> httpx.Response:
+    """Answer GET /branches with eleven branches (the sample company has four)."""
+    assert request.url.path.endswith("/branches")
+    data = [
+        {"id": f"br{n:08d}", "name": f"Branch {n}", "branchStatus": {"isBranchOpen": n % 3 != 0}}
+        for n in range(1, 12)
+    ]
+    body = {"message": "Branches fetched successfully.", "data": data}
+    return httpx.Response(200, content=json.dumps(body).encode())
+
+
+def _label(button: Button) -> str:
+    """Return a branch button's name, or a fixed button's catalog key."""
+    if isinstance(button.label, str):
+        return button.label
+    return str(button.label.params.get("name", button.label.key))
+
+
+async def test_branches_are_paged_past_eight_with_next_and_previous() -> None:
+    api = SkiplinoClient(
+        base_url="http://api/external/v1",
+        api_key="sk_test",
+        transport=httpx.MockTransport(_many_branches),
+    )
+    engine = Engine(api=api, store=MemoryChatStore(), timezone=BAHRAIN, clock=lambda: START)
+    seen: list[Outcome] = []
+
+    async def deliver(outcome: Outcome) -> int | None:
+        seen.append(outcome)
+        return None
+
+    def buttons() -> dict[str, Button]:
+        return {_label(b): b for row in seen[-1].cards[0].buttons for b in row}
+
+    layla = UserInfo(id=7, first_name="Layla")
+    await engine.handle(7, layla, Command("book"), deliver)
+    first = buttons()
+    assert list(first)[:8] == [f"Branch {n}" for n in range(1, 9)]
+    assert "common.next" in first
+    assert "common.prev" not in first
+    branch_3 = first["Branch 3"].label
+    assert isinstance(branch_3, Msg)
+    assert branch_3.key == "booking.branch_closed"
+
+    await engine.handle(7, layla, Tap(first["common.next"].data, message_id=1), deliver)
+    second = buttons()
+    assert list(second)[:3] == ["Branch 9", "Branch 10", "Branch 11"]
+    assert "common.prev" in second
+    assert "common.next" not in second
+
+    await engine.handle(7, layla, Tap(second["common.prev"].data, message_id=1), deliver)
+    assert list(buttons())[:8] == list(first)[:8]
+    await api.aclose()
