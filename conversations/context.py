@@ -18,7 +18,7 @@ from bot.sessions.store import ChatStore
 from bot.skiplino import SkiplinoClient
 from conversations import callback
 from conversations.events import UserInfo
-from conversations.replies import Button, ButtonKind, Card, Notice
+from conversations.replies import Button, ButtonKind, Card
 
 
 @dataclass
@@ -36,7 +36,6 @@ class Ctx:
     cache_seconds: int = 60
     profile_dirty: bool = False
     cards: list[Card] = field(default_factory=list)
-    notice: Notice | None = None
     # Set when the state to show was already rendered (so the engine does not render again).
     rendered: bool = False
     # Lines put above the next card (a hint after bad input, a result of the last action).

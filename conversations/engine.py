@@ -24,7 +24,7 @@ from conversations.context import Ctx
 from conversations.events import Command, ContactShared, Event, Tap, TextInput, UserInfo
 from conversations.menu import receive_contact, run_command
 from conversations.registry import STATELESS_ACTIONS, get_action, get_state
-from conversations.replies import Card, Notice
+from conversations.replies import Card
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ class Outcome:
     """What to show for one update, in which language, and which message to edit."""
 
     cards: list[Card] = field(default_factory=list)
-    notice: Notice | None = None
     locale: str = "en"
     edit_message_id: int | None = None
 
@@ -83,7 +82,7 @@ class Engine:
         except ChatBusy:
             await deliver(
                 Outcome(
-                    notice=Notice(Msg("errors.busy")),
+                    # A tap needs no answer: the update holding the lock will redraw the card.
                     cards=[] if isinstance(event, Tap) else [Card((Msg("errors.busy"),))],
                     locale=self.fallback_locale(user),
                 )
@@ -113,9 +112,7 @@ class Engine:
                 cache_seconds=self.cache_seconds,
             )
             await self.dispatch(ctx, event)
-            outcome = Outcome(
-                cards=ctx.cards, notice=ctx.notice, locale=ctx.locale, edit_message_id=edit_id
-            )
+            outcome = Outcome(cards=ctx.cards, locale=ctx.locale, edit_message_id=edit_id)
             # Save before sending: a crash after this point leaves the user looking at the
             # previous card, whose buttons are then stale and re-show the saved step. The lock
             # is kept until the replies are out, so one chat's messages never interleave.

@@ -5,7 +5,7 @@ Must not import Telegram. Texts are catalog keys plus parameters (see ``bot.i18n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.i18n import Msg
@@ -42,18 +42,3 @@ class Card:
     new_message: bool = False
     # Take away a reply keyboard (the contact button) shown by an earlier card.
     remove_reply_keyboard: bool = False
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A short toast for the callback query answer (optional)."""
-
-    text: Msg
-
-
-@dataclass
-class Replies:
-    """What one update produces: cards to show, an optional toast, typing hint."""
-
-    cards: list[Card] = field(default_factory=list)
-    notice: Notice | None = None
