@@ -7,8 +7,9 @@ itself is always checked by the API. Must not import Telegram.
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -18,49 +19,47 @@ from conversations.context import Ctx
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _BRANCHES = TypeAdapter(list[Branch])
 _TREE = TypeAdapter(list[ServiceGroup])
 
 
-async def _cached(ctx: Ctx, key: str) -> str | None:
-    """Read a cache entry; a cache outage only costs an API call."""
+async def _through_cache(
+    ctx: Ctx, key: str, adapter: TypeAdapter[list[T]], fetch: Callable[[], Awaitable[list[T]]]
+) -> list[T]:
+    """Answer from the cache entry ``key``, or fetch and remember; a cache outage costs a call."""
     try:
-        return await ctx.store.cache_get(key)
+        raw = await ctx.store.cache_get(key)
     except StoreUnavailable:
-        return None
-
-
-async def _remember(ctx: Ctx, key: str, value: str) -> None:
-    """Write a cache entry, ignoring a cache outage."""
+        raw = None
+    if raw is not None:
+        try:
+            return adapter.validate_json(raw)
+        except ValidationError:
+            log.warning("ignoring a corrupt cache entry %s", key)
+    result = await fetch()
     try:
-        await ctx.store.cache_set(key, value, ctx.cache_seconds)
+        await ctx.store.cache_set(
+            key, adapter.dump_json(result, by_alias=True).decode(), ctx.cache_seconds
+        )
     except StoreUnavailable:
         log.info("cache unavailable; continuing without it")
+    return result
 
 
 async def branches(ctx: Ctx) -> list[Branch]:
     """Return the active branches in the user's locale."""
-    key = f"branches:{ctx.locale}"
-    raw = await _cached(ctx, key)
-    if raw is not None:
-        try:
-            return _BRANCHES.validate_json(raw)
-        except ValidationError:
-            log.warning("ignoring a corrupt cache entry %s", key)
-    result = await ctx.api.list_branches(locale=ctx.locale)
-    await _remember(ctx, key, json.dumps(_BRANCHES.dump_python(result, mode="json", by_alias=True)))
-    return result
+    return await _through_cache(
+        ctx, f"branches:{ctx.locale}", _BRANCHES, lambda: ctx.api.list_branches(locale=ctx.locale)
+    )
 
 
 async def tree(ctx: Ctx, branch_id: str) -> list[ServiceGroup]:
     """Return a branch's service groups in the user's locale."""
-    key = f"tree:{branch_id}:{ctx.locale}"
-    raw = await _cached(ctx, key)
-    if raw is not None:
-        try:
-            return _TREE.validate_json(raw)
-        except ValidationError:
-            log.warning("ignoring a corrupt cache entry %s", key)
-    result = await ctx.api.get_branch_tree(branch_id, locale=ctx.locale)
-    await _remember(ctx, key, json.dumps(_TREE.dump_python(result, mode="json", by_alias=True)))
-    return result
+    return await _through_cache(
+        ctx,
+        f"tree:{branch_id}:{ctx.locale}",
+        _TREE,
+        lambda: ctx.api.get_branch_tree(branch_id, locale=ctx.locale),
+    )
