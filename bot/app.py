@@ -120,13 +120,31 @@ def build_application(
 
 def run_polling(settings: Settings) -> None:
     """Run the bot with long polling until interrupted."""
-    secrets = [
-        s.get_secret_value()
-        for s in (settings.telegram_bot_token, settings.skiplino_api_key)
-        if s is not None
-    ]
-    setup_logging(secrets)
+    setup_logging(settings.secrets())
     engine = build_engine(settings)
     application = build_application(settings, engine)
     log.info("starting long polling against %s", settings.skiplino_api_url)
     application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
+
+
+def run_webhook(settings: Settings, *, set_webhook: bool = False) -> None:
+    """Serve Telegram's webhook POSTs until SIGTERM; call setWebhook first when asked."""
+    # Imported here so that `run` does not load the web server.
+    from bot.telegram.webhook import create_webhook_app, serve_webhook
+
+    setup_logging(settings.secrets())
+    secret = settings.telegram_webhook_secret
+    if secret is None:
+        raise ValueError("TELEGRAM_WEBHOOK_SECRET is required")  # the CLI checks first
+    engine = build_engine(settings)
+    application = build_application(settings, engine)
+    publish = set_webhook or settings.telegram_set_webhook
+    app = create_webhook_app(
+        application,
+        secret.get_secret_value(),
+        settings.webhook_path,
+        ready=engine.store.ping,
+        webhook_url=settings.telegram_webhook_url if publish else None,
+    )
+    log.info("starting webhook delivery against %s", settings.skiplino_api_url)
+    serve_webhook(app, settings)

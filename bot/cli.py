@@ -1,4 +1,4 @@
-"""Own the command line: ``skiplino-bot run | sandbox | console``.
+"""Own the command line: ``skiplino-bot run | webhook | sandbox | console``.
 
 Imports of the heavy pieces happen inside each command so ``--help`` stays fast.
 """
@@ -19,6 +19,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="run the Telegram bot with long polling")
+
+    webhook = sub.add_parser(
+        "webhook",
+        help="serve Telegram's webhook POSTs (run several behind a load balancer)",
+        description="Serve the bot over HTTP for Telegram's webhook: POST "
+        "WEBHOOK_PATH (default /telegram/webhook) and GET /healthz on "
+        "WEBHOOK_LISTEN:WEBHOOK_PORT. Needs TELEGRAM_WEBHOOK_SECRET.",
+    )
+    webhook.add_argument(
+        "--set-webhook",
+        action="store_true",
+        help="call setWebhook with TELEGRAM_WEBHOOK_URL at start (one deploy step does it)",
+    )
 
     sandbox = sub.add_parser("sandbox", help="serve the Skiplino stand-in over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -70,6 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.app import run_polling
 
         run_polling(settings)
+        return 0
+    if args.command == "webhook":
+        missing = settings.missing_for_webhook(set_webhook=args.set_webhook)
+        if missing:
+            print(f"skiplino-bot: missing required setting {missing[0]}", file=sys.stderr)
+            return 2
+        from bot.app import run_webhook
+
+        run_webhook(settings, set_webhook=args.set_webhook)
         return 0
     if args.command == "sandbox":
         from bot.sandbox.server import serve

@@ -5,6 +5,7 @@ Names are the contract of DESIGN.md section 8; other tools rely on them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_SKIPLINO_API_URL = "https://api-dev.skiplino.com/external/v1"
+DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+# What Telegram accepts as setWebhook's secret_token.
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings):
@@ -37,6 +41,15 @@ class Settings(BaseSettings):
     locales_dir: Path | None = Field(default=None, alias="BOT_LOCALES_DIR")
     # https://no-color.org: any non-empty value turns the console's colours off.
     no_color: str = Field(default="", alias="NO_COLOR")
+    # Webhook delivery (``skiplino-bot webhook``): the public URL Telegram posts to, the
+    # secret it sends back in a header, and where this process listens behind the proxy.
+    telegram_webhook_url: str | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+    # Call setWebhook at start-up (same as ``--set-webhook``); one deploy step, not every replica.
+    telegram_set_webhook: bool = Field(default=False, alias="TELEGRAM_SET_WEBHOOK")
+    webhook_listen: str = Field(default="0.0.0.0", alias="WEBHOOK_LISTEN")
+    webhook_port: int = Field(default=8080, alias="WEBHOOK_PORT", ge=0, le=65535)
+    webhook_path: str = Field(default=DEFAULT_WEBHOOK_PATH, alias="WEBHOOK_PATH")
 
     @field_validator("skiplino_timezone")
     @classmethod
@@ -51,6 +64,21 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash_of_skiplino(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_accepts_the_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never echoes the value: it is a secret.
+        if value is not None and not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path_is_absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -70,6 +98,28 @@ class Settings(BaseSettings):
         if self.skiplino_api_key is None or not self.skiplino_api_key.get_secret_value():
             missing.append("SKIPLINO_API_KEY")
         return missing
+
+    def missing_for_webhook(self, *, set_webhook: bool = False) -> list[str]:
+        """Return the environment names that ``skiplino-bot webhook`` needs but lacks."""
+        missing = self.missing_for_run()
+        secret = self.telegram_webhook_secret
+        if secret is None or not secret.get_secret_value():
+            missing.append("TELEGRAM_WEBHOOK_SECRET")
+        if (set_webhook or self.telegram_set_webhook) and not self.telegram_webhook_url:
+            missing.append("TELEGRAM_WEBHOOK_URL")
+        return missing
+
+    def secrets(self) -> list[str]:
+        """Return every configured secret's value, for log redaction."""
+        return [
+            s.get_secret_value()
+            for s in (
+                self.telegram_bot_token,
+                self.skiplino_api_key,
+                self.telegram_webhook_secret,
+            )
+            if s is not None
+        ]
 
 
 class SettingsError(Exception):

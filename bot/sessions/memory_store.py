@@ -167,5 +167,8 @@ class MemoryChatStore:
         check_ttl(ttl_seconds)
         self.kv.set(f"cache:{key}", value, ttl_ms=ttl_seconds * 1000)
 
+    async def ping(self) -> None:
+        """Do nothing: memory always answers."""
+
     async def close(self) -> None:
         """Do nothing: there is no connection to close."""

@@ -254,6 +254,11 @@ class RedisChatStore:
         async with _redis_errors("cache_set"):
             await self._redis.set(self._cache_key(key), value, ex=ttl_seconds)
 
+    async def ping(self) -> None:
+        """Send PING; raise StoreUnavailable when Redis does not answer."""
+        async with _redis_errors("ping"):
+            await self._redis.ping()
+
     async def close(self) -> None:
         """Close the Redis connection if this store opened it."""
         if self._owns_client:

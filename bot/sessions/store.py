@@ -96,6 +96,10 @@ class ChatStore(Protocol):
         """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""
         ...
 
+    async def ping(self) -> None:
+        """Check that the store answers; raise StoreUnavailable when it does not."""
+        ...
+
     async def close(self) -> None:
         """Release the store's resources."""
         ...

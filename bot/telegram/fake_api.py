@@ -11,6 +11,9 @@ The console demo, the tests and the benchmarks talk to this instead of api.teleg
 - `FakeRequest` plugs the fake into python-telegram-bot at its transport seam
   (``telegram.request.BaseRequest``), in-process. ``fake_server.py`` serves the same
   `FakeBotAPI` over HTTP.
+- Webhooks: after ``setWebhook`` the fake POSTs every update as JSON to the URL, with the
+  ``X-Telegram-Bot-Api-Secret-Token`` header, retrying a failed delivery a few times, and
+  getUpdates answers 409 until ``deleteWebhook``. Call ``aclose()`` to stop delivering.
 
 Must not import ``conversations`` or ``bot.skiplino``: the fake knows Telegram, not the product.
 """
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Literal, TypeVar
 
+import httpx
 from telegram.request import BaseRequest, RequestData
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "FakeRequest",
     "FakeUser",
     "TranscriptEvent",
+    "WebhookDelivery",
     "normalize_params",
 ]
 
@@ -80,8 +85,17 @@ GET_UPDATES_CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
 )
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+BAD_WEBHOOK_URL = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+# Telegram's wording for a bad secret token is not documented; this names the field.
+BAD_WEBHOOK_SECRET = "Bad Request: bad webhook: secret token contains unallowed characters"
 NOT_FOUND = "Not Found"
 UNAUTHORIZED = "Unauthorized"
+WEBHOOK_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 # Parameters whose values are strings in the Bot API. In form bodies (PTB's HTTP transport)
 # every other value arrives JSON-encoded, so it is decoded; these must stay as they are
@@ -189,6 +203,21 @@ class ApiResponse:
     def payload(self) -> bytes:
         """Return the body as UTF-8 JSON bytes."""
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One POST of an update to the webhook, and how the bot's server answered it."""
+
+    update_id: int
+    attempt: int
+    status: int | None  # None when the connection failed
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the server accepted the update (a 2xx answer)."""
+        return self.status is not None and 200 <= self.status < 300
 
 
 @dataclass(frozen=True)
@@ -342,8 +371,16 @@ class FakeBotAPI:
         latency: float = 0.0,
         quiet_period: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
+        webhook_attempts: int = 3,
+        webhook_retry_delay: float = 0.05,
+        webhook_timeout: float = 10.0,
     ) -> None:
-        """Create an empty fake; ``token=None`` accepts any token."""
+        """Create an empty fake; ``token=None`` accepts any token.
+
+        A failed webhook delivery is tried ``webhook_attempts`` times in all, waiting
+        ``webhook_retry_delay`` seconds, doubled each time, between tries; then the update
+        is dropped, as Telegram gives up "after a reasonable amount of attempts".
+        """
         if flood_every is not None and flood_every < 1:
             raise ValueError("flood_every must be at least 1")
         self.token = token
@@ -357,8 +394,17 @@ class FakeBotAPI:
         self.quiet_period = quiet_period
         self.calls: list[ApiCall] = []
         self.callback_answers: dict[str, CallbackAnswer] = {}
-        # There is no setWebhook; a test sets this to play a webhook left active elsewhere.
+        # Set by setWebhook; a test may also set it directly to play a webhook left active
+        # elsewhere (getUpdates then fails with 409, and nothing is delivered).
         self.webhook_url = ""
+        self.webhook_attempts = max(webhook_attempts, 1)
+        self.webhook_retry_delay = webhook_retry_delay
+        self.webhook_timeout = webhook_timeout
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        self._webhook_secret: str | None = None
+        self._webhook_max_connections = 40
+        self._webhook_last_error: tuple[int, str] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
         self._clock = clock
         self._chats: dict[int, _Chat] = {}
         self._updates: list[_PendingUpdate] = []
@@ -377,6 +423,7 @@ class FakeBotAPI:
             "getMe": self._get_me,
             "logOut": self._true,
             "close": self._true,
+            "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
@@ -587,11 +634,7 @@ class FakeBotAPI:
     async def _get_updates(self, params: Json) -> list[Json]:
         """Long-poll for updates with Telegram's offset and timeout semantics."""
         if self.webhook_url:
-            raise _ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
+            raise _ApiError(409, WEBHOOK_CONFLICT)
         offset = _int_param(params, "offset", 0)
         limit = min(max(_int_param(params, "limit", 100), 1), 100)
         timeout = max(_float_param(params, "timeout", 0.0), 0.0)
@@ -668,20 +711,147 @@ class FakeBotAPI:
             "has_main_web_app": False,
         }
 
+    def _set_webhook(self, params: Json) -> bool:
+        """Answer setWebhook: start POSTing updates to the URL (an empty URL removes it)."""
+        url = params.get("url", "")
+        if not isinstance(url, str):
+            raise _bad_request(BAD_WEBHOOK_URL)
+        if not url:
+            return self._delete_webhook(params)
+        # Telegram wants HTTPS on port 443, 80, 88 or 8443; the fake also takes plain HTTP
+        # on any port, since the bots it serves listen on loopback without certificates.
+        if not url.startswith(("https://", "http://")):
+            raise _bad_request(BAD_WEBHOOK_URL)
+        secret = params.get("secret_token")
+        if secret is not None and (
+            not isinstance(secret, str) or not WEBHOOK_SECRET_PATTERN.fullmatch(secret)
+        ):
+            raise _bad_request(BAD_WEBHOOK_SECRET)
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(str(kind) for kind in allowed) or None
+        self._webhook_max_connections = min(max(_int_param(params, "max_connections", 40), 1), 100)
+        if params.get("drop_pending_updates") is True:
+            self._updates.clear()
+        self.webhook_url = url
+        self._webhook_secret = secret
+        self._webhook_last_error = None
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.get_running_loop().create_task(
+                self._run_webhook(), name="fake-bot-api-webhook"
+            )
+        return True
+
     def _delete_webhook(self, params: Json) -> bool:
         """Answer deleteWebhook, dropping pending updates when asked."""
+        # The delivery task sees the empty URL when `call` wakes it, and stops; an update
+        # it was posting stays pending for getUpdates, as Telegram keeps unconfirmed ones.
         self.webhook_url = ""
+        self._webhook_secret = None
         if params.get("drop_pending_updates") is True:
             self._updates.clear()
         return True
 
     def _get_webhook_info(self, params: Json) -> Json:
         """Answer getWebhookInfo."""
-        return {
+        info: Json = {
             "url": self.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self.webhook_url:
+            info["max_connections"] = self._webhook_max_connections
+            if self._allowed_updates is not None:
+                info["allowed_updates"] = sorted(self._allowed_updates)
+        if self._webhook_last_error is not None:
+            info["last_error_date"], info["last_error_message"] = self._webhook_last_error
+        return info
+
+    # -- webhook delivery -------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop delivering to the webhook (the URL stays set, so getUpdates still gets 409)."""
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run_webhook(self) -> None:
+        """POST pending updates to the webhook until it is deleted.
+
+        Like Telegram, several updates may be in flight at once (up to ``max_connections``),
+        but one chat's updates go one after the other, in order.
+        """
+        in_flight: dict[int, asyncio.Task[None]] = {}
+        busy_chats: set[int] = set()
+        async with httpx.AsyncClient(timeout=self.webhook_timeout) as client:
+            try:
+                while self.webhook_url:
+                    for update in self._deliverable(len(self._updates)):
+                        if len(in_flight) >= self._webhook_max_connections:
+                            break
+                        if update.update_id in in_flight or update.chat_id in busy_chats:
+                            continue
+                        busy_chats.add(update.chat_id)
+                        in_flight[update.update_id] = asyncio.create_task(
+                            self._post_update(client, update, in_flight, busy_chats)
+                        )
+                    await self._wait_change(1.0)
+            finally:
+                for task in in_flight.values():
+                    task.cancel()
+                await asyncio.gather(*in_flight.values(), return_exceptions=True)
+
+    async def _post_update(
+        self,
+        client: httpx.AsyncClient,
+        update: _PendingUpdate,
+        in_flight: dict[int, asyncio.Task[None]],
+        busy_chats: set[int],
+    ) -> None:
+        """Deliver one update with retries; forget it once accepted or given up."""
+        # Stays False when the webhook is deleted or delivery stops half-way: the update
+        # then waits for getUpdates, as Telegram keeps every unconfirmed update.
+        finished = False
+        try:
+            for attempt in range(1, self.webhook_attempts + 1):
+                if attempt > 1:
+                    await asyncio.sleep(self.webhook_retry_delay * 2 ** (attempt - 2))
+                url, secret = self.webhook_url, self._webhook_secret
+                if not url:
+                    return
+                self._deliver([update])
+                headers = {"Content-Type": "application/json"}
+                if secret:
+                    headers[WEBHOOK_SECRET_HEADER] = secret
+                payload = json.dumps(update.body, ensure_ascii=False).encode("utf-8")
+                try:
+                    response = await client.post(url, content=payload, headers=headers)
+                except httpx.HTTPError as exc:
+                    error = f"Connection failed: {type(exc).__name__}"
+                    self.webhook_deliveries.append(
+                        WebhookDelivery(update.update_id, attempt, None, error)
+                    )
+                else:
+                    delivery = WebhookDelivery(update.update_id, attempt, response.status_code)
+                    self.webhook_deliveries.append(delivery)
+                    if delivery.ok:
+                        finished = True
+                        return
+                    error = (
+                        "Wrong response from the webhook: "
+                        f"{response.status_code} {response.reason_phrase}"
+                    )
+                self._webhook_last_error = (int(time.time()), error)
+            # Given up: like Telegram, the update is not offered again.
+            finished = True
+        finally:
+            if finished:
+                self._updates = [pending for pending in self._updates if pending is not update]
+            del in_flight[update.update_id]
+            busy_chats.discard(update.chat_id)
+            self._changed()
 
     def _send_message(self, params: Json) -> Json:
         """Answer sendMessage."""

@@ -152,7 +152,8 @@ class FakeBotAPIServer:
                 sock.close()
 
     async def stop(self) -> None:
-        """End waiting calls, stop serving and release the port."""
+        """Stop delivering to a webhook, end waiting calls, stop serving, release the port."""
+        await self.api.aclose()
         if self._server is None or self._task is None:
             return
         if self._closing is not None:

@@ -367,6 +367,11 @@ async def test_prefixes_isolate_two_bots_on_one_redis(
     assert await redis_client.exists(redis_key(redis_prefix, "session", CHAT)) == 1
 
 
+async def test_a_reachable_store_answers_ping(backend: Backend) -> None:
+    # The webhook server's health check counts a ping that does not raise as "up".
+    await backend.store.ping()
+
+
 def test_prefix_with_braces_is_refused() -> None:
     client = aioredis.Redis()
     with pytest.raises(ValueError, match="prefix"):
@@ -392,8 +397,19 @@ async def dead_redis() -> AsyncIterator[RedisChatStore]:
         lambda s: s.put_profile(USER, Profile()),
         lambda s: s.cache_get("k"),
         lambda s: s.cache_set("k", "v", 5),
+        lambda s: s.ping(),
     ],
-    ids=["acquire", "load", "commit", "release", "get_profile", "put_profile", "get", "set"],
+    ids=[
+        "acquire",
+        "load",
+        "commit",
+        "release",
+        "get_profile",
+        "put_profile",
+        "get",
+        "set",
+        "ping",
+    ],
 )
 async def test_unreachable_redis_raises_store_unavailable_without_the_password(
     dead_redis: RedisChatStore, call: Callable[[RedisChatStore], Awaitable[object]]

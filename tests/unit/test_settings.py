@@ -53,3 +53,52 @@ def test_run_without_token_exits_with_one_line_naming_it(tmp_path: object) -> No
     assert result.returncode == 2
     assert result.stderr.strip() == "skiplino-bot: missing required setting TELEGRAM_BOT_TOKEN"
     assert "Traceback" not in result.stderr
+
+
+WEBHOOK_NAMES = (
+    "TELEGRAM_WEBHOOK_URL",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "TELEGRAM_SET_WEBHOOK",
+    "WEBHOOK_LISTEN",
+    "WEBHOOK_PORT",
+    "WEBHOOK_PATH",
+)
+
+
+def test_webhook_settings_default_to_every_interface_on_8080(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in WEBHOOK_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "hook_Secret-1")
+    settings = Settings(_env_file=None)
+    assert (settings.webhook_listen, settings.webhook_port) == ("0.0.0.0", 8080)
+    assert settings.webhook_path == "/telegram/webhook"
+    assert settings.telegram_set_webhook is False
+    assert "hook_Secret-1" not in repr(settings)
+    assert "hook_Secret-1" in settings.secrets()
+
+
+def test_webhook_needs_its_secret_and_set_webhook_also_the_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in WEBHOOK_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("SKIPLINO_API_KEY", "sk_x")
+    assert Settings(_env_file=None).missing_for_webhook() == ["TELEGRAM_WEBHOOK_SECRET"]
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "hook_Secret-1")
+    settings = Settings(_env_file=None)
+    assert settings.missing_for_webhook() == []
+    assert settings.missing_for_webhook(set_webhook=True) == ["TELEGRAM_WEBHOOK_URL"]
+    monkeypatch.setenv("TELEGRAM_SET_WEBHOOK", "true")
+    assert Settings(_env_file=None).missing_for_webhook() == ["TELEGRAM_WEBHOOK_URL"]
+
+
+def test_a_webhook_secret_telegram_would_refuse_is_one_error_without_its_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "has spaces/and-slash")
+    with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_SECRET") as caught:
+        load_settings(_env_file=None)
+    assert "has spaces" not in str(caught.value)
