@@ -74,6 +74,15 @@ class Engine:
         """Return the locale to use when the profile cannot be read."""
         return resolve_locale(None, user.language_code, self.default_locale)
 
+    async def user_locale(self, user: UserInfo) -> str:
+        """Return the user's locale outside an update: the profile's choice if it can be read."""
+        try:
+            profile = await self.store.get_profile(user.id)
+        except StoreUnavailable:
+            profile = None
+        chosen = profile.locale if profile is not None else None
+        return resolve_locale(chosen, user.language_code, self.default_locale)
+
     async def handle(self, chat_id: int, user: UserInfo, event: Event, deliver: Deliver) -> None:
         """Process one update of ``chat_id`` end to end."""
         edit_id = event.message_id if isinstance(event, Tap) else None
@@ -84,7 +93,7 @@ class Engine:
                 Outcome(
                     # A tap needs no answer: the update holding the lock will redraw the card.
                     cards=[] if isinstance(event, Tap) else [Card((Msg("errors.busy"),))],
-                    locale=self.fallback_locale(user),
+                    locale=await self.user_locale(user),
                 )
             )
             return

@@ -161,7 +161,7 @@ class TelegramBridge:
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         user = user_info(update)
-        locale = self.engine.fallback_locale(user) if user else self.engine.default_locale
+        locale = await self.engine.user_locale(user) if user else self.engine.default_locale
         with contextlib.suppress(TelegramError):
             await context.bot.send_message(
                 update.effective_chat.id, self.translator.render(Msg("errors.generic"), locale)

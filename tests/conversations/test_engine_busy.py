@@ -1,0 +1,59 @@
+"""A chat whose lock is held answers typed text with "busy", in the user's chosen language."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import httpx
+import redis.asyncio as aioredis
+
+from bot.i18n import default_translator
+from bot.sessions.models import Profile
+from bot.sessions.redis_store import RedisChatStore
+from bot.skiplino import SkiplinoClient
+from conversations.engine import Engine, Outcome
+from conversations.events import Tap, TextInput, UserInfo
+from tests.fakes.harness import START
+
+
+def _no_api(request: httpx.Request) -> httpx.Response:
+    """Fail the test if the engine calls Skiplino while the chat is busy."""
+    raise AssertionError(f"unexpected Skiplino call {request.method} {request.url}")
+
+
+async def test_busy_chat_says_so_in_the_profiles_language_and_changes_nothing(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    store = RedisChatStore(redis_client, prefix=redis_prefix)
+    api = SkiplinoClient(
+        base_url="http://api/external/v1", api_key="sk_x", transport=httpx.MockTransport(_no_api)
+    )
+    engine = Engine(
+        api=api,
+        store=store,
+        timezone=ZoneInfo("Asia/Bahrain"),
+        clock=lambda: START,
+        lock_wait=0.05,
+    )
+    user = UserInfo(id=42, first_name="Layla", language_code="en")
+    await store.put_profile(42, Profile(locale="ar"))
+    token = await store.acquire(42)  # another update of this chat is running
+    seen: list[Outcome] = []
+
+    async def deliver(outcome: Outcome) -> int | None:
+        seen.append(outcome)
+        return None
+
+    await engine.handle(42, user, TextInput("hello"), deliver)
+    await engine.handle(42, user, Tap("1|0|book", message_id=5), deliver)
+
+    typed, tapped = seen
+    assert [line.key for card in typed.cards for line in card.lines] == ["errors.busy"]
+    assert typed.locale == "ar"
+    text = default_translator().render(typed.cards[0].lines[0], typed.locale)
+    assert text != default_translator().render(typed.cards[0].lines[0], "en")
+    # A tap gets no new card: the update holding the lock redraws the card itself.
+    assert tapped.cards == []
+    assert (await store.load(42, 42)).session is None
+    await store.release(42, token)
+    await api.aclose()
