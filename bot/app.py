@@ -11,7 +11,7 @@ from datetime import datetime
 
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, ApplicationBuilder
 from telegram.request import BaseRequest
 
 from bot.i18n import SUPPORTED_LOCALES, Msg, Translator, default_locales_dir
@@ -20,7 +20,7 @@ from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore
 from bot.settings import Settings
 from bot.skiplino import SkiplinoClient
-from bot.telegram.handlers import TelegramBridge, install
+from bot.telegram.handlers import AnyApplication, TelegramBridge, install
 from conversations.engine import Engine, utcnow
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def build_engine(
     )
 
 
-async def set_commands(application: Application, translator: Translator) -> None:  # type: ignore[type-arg]
+async def set_commands(application: AnyApplication, translator: Translator) -> None:
     """Publish the command menu in every supported language (English is the default)."""
     # Telegram shows the list of the user's app language, else the one without a language.
     for locale in (None, *SUPPORTED_LOCALES):
@@ -86,7 +86,7 @@ def build_application(
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
     token: str | None = None,
-) -> Application:  # type: ignore[type-arg]
+) -> AnyApplication:
     """Make the python-telegram-bot Application around ``engine``."""
     translator = translator or make_translator(settings)
     if token is None:
@@ -106,10 +106,10 @@ def build_application(
     if updates_request is not None:
         builder = builder.get_updates_request(updates_request)
 
-    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    async def post_init(application: AnyApplication) -> None:
         await set_commands(application, translator)
 
-    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    async def post_shutdown(application: AnyApplication) -> None:
         await engine.api.aclose()
         await engine.store.close()
 

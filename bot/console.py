@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Literal, TextIO
 
 import httpx
-from telegram.ext import Application
 
 from bot.app import build_application, build_engine, make_translator
 from bot.i18n import Msg, Translator, resolve_locale
@@ -37,6 +36,7 @@ from bot.sessions.store import ChatStore, StoreUnavailable
 from bot.settings import Settings
 from bot.skiplino import SkiplinoClient
 from bot.telegram.fake_api import ChatMessage, FakeBotAPI, FakeRequest, FakeUser, TranscriptEvent
+from bot.telegram.handlers import AnyApplication
 
 # The Bot API fake accepts any token; PTB only needs a non-empty one.
 CONSOLE_TOKEN = "1:console"
@@ -294,7 +294,7 @@ class Console:
         self.view = ChatView(
             self.telegram, self.user, self.translator, ui_locale, Style(color), stdout
         )
-        self.application: Application | None = None  # type: ignore[type-arg]
+        self.application: AnyApplication | None = None
 
     async def _store(self) -> ChatStore:
         """Return the session store: Redis when REDIS_URL was given and answers, else memory."""

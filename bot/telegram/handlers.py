@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any, TypeAlias
 
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
@@ -30,6 +31,9 @@ from conversations.events import Command, ContactShared, Event, Tap, TextInput, 
 from conversations.replies import Card
 
 log = logging.getLogger(__name__)
+
+# The bot uses PTB's default context types; one alias keeps signatures readable.
+AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 
 # A call slower than this shows "typing…" so the user knows the bot is on it.
 TYPING_AFTER_SECONDS = 0.4
@@ -168,7 +172,7 @@ class TelegramBridge:
             )
 
 
-def install(application: Application, bridge: TelegramBridge) -> None:  # type: ignore[type-arg]
+def install(application: AnyApplication, bridge: TelegramBridge) -> None:
     """Add the bridge's handlers and error handler to ``application``."""
     for handler in bridge.handlers():
         application.add_handler(handler)
