@@ -19,7 +19,6 @@ from bot.skiplino import (
     BadRequestError,
     InternalServerError,
     RateLimitError,
-    ServiceGroup,
     Slot,
     Ticket,
     TicketStatus,
@@ -83,10 +82,23 @@ def _parse_slot(arg: str) -> datetime | None:
 
 def _flow(ctx: Ctx, **more: Any) -> dict[str, Any]:
     """Carry the choices made so far into the next step's data."""
-    keep = ("branch_id", "branch_name", "group_id", "group_name", "service_id", "service_name")
+    # Ids only: names and open/appointment flags are looked up in the user's locale when shown,
+    # so a language change needs no renaming and a flag is never older than the catalog cache.
+    keep = ("branch_id", "group_id", "service_id")
     data = {k: ctx.data[k] for k in keep if k in ctx.data}
     data.update(more)
     return data
+
+
+async def _gone(ctx: Ctx) -> None:
+    """Say the drafted choice is no longer offered and show the branch list again."""
+    while ctx.state != BranchState.name and ctx.go_back():
+        pass
+    if ctx.state != BranchState.name:
+        ctx.reset("menu")
+        ctx.goto(BranchState.name)
+    ctx.toast("booking.gone")
+    await BranchState().render(ctx)
 
 
 class BranchState(State):
@@ -135,18 +147,11 @@ class BranchState(State):
             ctx.toast("booking.gone")
             return
         groups = await catalog.tree(ctx, branch.id)
-        chosen = {"branch_id": branch.id, "branch_name": branch.name}
         if len(groups) == 1:
             # One group only: asking for it would be a step without a choice.
-            group = groups[0]
-            ctx.goto("book.service", {**chosen, "group_id": group.id, "group_name": group.name})
+            ctx.goto("book.service", {"branch_id": branch.id, "group_id": groups[0].id})
         else:
-            ctx.goto("book.group", chosen)
-
-
-async def _groups(ctx: Ctx) -> list[ServiceGroup]:
-    """Return the chosen branch's groups."""
-    return await catalog.tree(ctx, str(ctx.data.get("branch_id", "")))
+            ctx.goto("book.group", {"branch_id": branch.id})
 
 
 class GroupState(State):
@@ -156,21 +161,30 @@ class GroupState(State):
 
     async def render(self, ctx: Ctx) -> None:
         """List the branch's service groups."""
-        groups = await _groups(ctx)
+        chosen = await catalog.choice(ctx, ctx.data)
+        if chosen is None:
+            await _gone(ctx)
+            return
+        groups = await catalog.tree(ctx, chosen.branch.id)
         rows = [[ctx.button(group.name, "gr", group.id)] for group in groups]
         ctx.show(
-            Msg("booking.choose_group", {"branch": ctx.data.get("branch_name", "")}),
+            Msg("booking.choose_group", {"branch": chosen.branch.name}),
             *([Msg("booking.no_services")] if not groups else []),
             buttons=[*rows, ctx.nav_row()],
         )
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
         """Open a group."""
-        group = next((g for g in await _groups(ctx) if g.id == data.arg(0)), None)
+        chosen = await catalog.choice(ctx, ctx.data)
+        if chosen is None:
+            await _gone(ctx)
+            return
+        groups = await catalog.tree(ctx, chosen.branch.id)
+        group = next((g for g in groups if g.id == data.arg(0)), None)
         if data.action != "gr" or group is None:
             await super().on_tap(ctx, data)
             return
-        ctx.goto("book.service", _flow(ctx, group_id=group.id, group_name=group.name))
+        ctx.goto("book.service", _flow(ctx, group_id=group.id))
 
 
 class ServiceState(State):
@@ -180,8 +194,11 @@ class ServiceState(State):
 
     async def render(self, ctx: Ctx) -> None:
         """List the group's services, open/closed and walk-in/appointment."""
-        group = next((g for g in await _groups(ctx) if g.id == ctx.data.get("group_id")), None)
-        services = group.services if group else []
+        chosen = await catalog.choice(ctx, ctx.data)
+        if chosen is None or chosen.group is None:
+            await _gone(ctx)
+            return
+        services = chosen.group.services
         rows = []
         for service in services:
             if service.is_appointment:
@@ -192,28 +209,22 @@ class ServiceState(State):
                 key = "booking.service_closed"
             rows.append([ctx.button(Msg(key, {"name": service.name}), "sv", service.id)])
         ctx.show(
-            Msg("booking.choose_service", {"branch": ctx.data.get("branch_name", "")}),
+            Msg("booking.choose_service", {"branch": chosen.branch.name}),
             *([Msg("booking.no_services")] if not services else []),
             buttons=[*rows, ctx.nav_row()],
         )
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
         """Open a service."""
-        group = next((g for g in await _groups(ctx) if g.id == ctx.data.get("group_id")), None)
-        service = next((s for s in (group.services if group else []) if s.id == data.arg(0)), None)
+        chosen = await catalog.choice(ctx, ctx.data)
+        if chosen is None or chosen.group is None:
+            await _gone(ctx)
+            return
+        service = next((s for s in chosen.group.services if s.id == data.arg(0)), None)
         if data.action != "sv" or service is None:
             await super().on_tap(ctx, data)
             return
-        ctx.goto(
-            "book.mode",
-            _flow(
-                ctx,
-                service_id=service.id,
-                service_name=service.name,
-                is_open=service.is_open,
-                is_appointment=service.is_appointment,
-            ),
-        )
+        ctx.goto("book.mode", _flow(ctx, service_id=service.id))
 
 
 class ModeState(State):
@@ -223,23 +234,35 @@ class ModeState(State):
 
     async def render(self, ctx: Ctx) -> None:
         """Offer what the service allows."""
-        lines = [Msg("booking.service_title", {"service": ctx.data.get("service_name", "")})]
+        chosen = await catalog.choice(ctx, ctx.data)
+        if chosen is None or chosen.service is None:
+            await _gone(ctx)
+            return
+        service = chosen.service
+        lines = [Msg("booking.service_title", {"service": service.name})]
         rows = []
-        if ctx.data.get("is_open"):
+        if service.is_open:
             rows.append([ctx.button(Msg("booking.join_queue"), "walk")])
         else:
             lines.append(Msg("booking.service_closed_now"))
-        if ctx.data.get("is_appointment"):
+        if service.is_appointment:
             rows.append([ctx.button(Msg("booking.book_time"), "appt")])
-        elif not ctx.data.get("is_open"):
+        elif not service.is_open:
             lines.append(Msg("booking.come_back_later"))
         ctx.show(*lines, buttons=[*rows, ctx.nav_row()])
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
         """Go on with a walk-in or an appointment."""
-        if data.action == "walk" and ctx.data.get("is_open"):
+        if data.action not in ("walk", "appt"):
+            await super().on_tap(ctx, data)
+            return
+        chosen = await catalog.choice(ctx, ctx.data)
+        if chosen is None or chosen.service is None:
+            await _gone(ctx)
+            return
+        if data.action == "walk" and chosen.service.is_open:
             ctx.goto("book.confirm", _flow(ctx, mode="walkin", since=ctx.now().isoformat()))
-        elif data.action == "appt" and ctx.data.get("is_appointment"):
+        elif data.action == "appt" and chosen.service.is_appointment:
             ctx.goto("book.date", _flow(ctx))
         else:
             await super().on_tap(ctx, data)
@@ -283,12 +306,23 @@ class DateState(State):
     name = "book.date"
     next_state = "book.slot"
 
+    async def service_name(self, ctx: Ctx) -> str | None:
+        """Return the drafted service's name; None once another card says it is gone."""
+        chosen = await catalog.choice(ctx, ctx.data)
+        if chosen is None or chosen.service is None:
+            await _gone(ctx)
+            return None
+        return chosen.service.name
+
     async def render(self, ctx: Ctx) -> None:
         """Offer the next days."""
+        service = await self.service_name(ctx)
+        if service is None:
+            return
         today = ctx.today()
         days = [today + timedelta(days=n) for n in range(DAY_BUTTONS)]
         ctx.show(
-            Msg("booking.choose_date", {"service": ctx.data.get("service_name", "")}),
+            Msg("booking.choose_date", {"service": service}),
             buttons=[*day_buttons(ctx, days), ctx.nav_row()],
         )
 
@@ -426,10 +460,14 @@ class ConfirmState(State):
 
     async def render(self, ctx: Ctx) -> None:
         """Summarise the booking."""
+        chosen = await catalog.choice(ctx, ctx.data)
+        if chosen is None or chosen.service is None:
+            await _gone(ctx)
+            return
         lines = [
             Msg("booking.confirm_title"),
-            Msg("booking.summary_branch", {"branch": ctx.data.get("branch_name", "")}),
-            Msg("booking.summary_service", {"service": ctx.data.get("service_name", "")}),
+            Msg("booking.summary_branch", {"branch": chosen.branch.name}),
+            Msg("booking.summary_service", {"service": chosen.service.name}),
         ]
         if ctx.data.get("mode") == "appointment":
             moment = datetime.fromisoformat(str(ctx.data["time"]))

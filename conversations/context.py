@@ -40,6 +40,9 @@ class Ctx:
     rendered: bool = False
     # Lines put above the next card (a hint after bad input, a result of the last action).
     prefix: list[Msg] = field(default_factory=list)
+    # Catalogue lists already read in this update (a tap and the render after it share them);
+    # gone with the update, so nothing outlives it in process memory.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     # --- reading -------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ import phonenumbers
 
 from bot.i18n import SUPPORTED_LOCALES, Ltr, Msg
 from bot.skiplino import SkiplinoError
-from conversations import catalog
 from conversations.callback import CallbackData
 from conversations.context import Ctx
 from conversations.events import Command, ContactShared
@@ -94,80 +93,41 @@ class LanguageState(State):
         ctx.locale = data.arg(0)
         if not ctx.go_back():
             ctx.reset("menu")
-        await relocalize_names(ctx)
+        await refetch_tickets(ctx)
         ctx.prefix.append(Msg("language.changed"))
 
 
-async def relocalize_names(ctx: Ctx) -> None:
-    """Swap the API names kept in the session for their names in ``ctx.locale``.
+async def refetch_tickets(ctx: Ctx) -> None:
+    """Fetch the tickets kept in the session's steps again, now in ``ctx.locale``.
 
-    Steps keep the branch, group and service names the API returned in the old language
-    (and a ticket card keeps the whole ticket); without this the step shown again after a
-    language change would mix both languages. Names come from the per-locale catalog cache,
-    so this is cheap; when the API cannot answer the old names stay, which is better than
-    failing the language change.
+    A ticket card (and a step opened from it) keeps the whole ticket, whose branch and
+    service names the API gave in the old language; without this the step shown again after
+    a language change would mix both languages. Booking drafts keep only ids and need
+    nothing. When the API cannot answer the old ticket stays, which is better than failing
+    the language change.
     """
+    from conversations.tickets import fetch_owned
+
     entries = [ctx.session.data, *(entry.get("data") or {} for entry in ctx.session.back)]
     fetched: dict[str, dict[str, Any] | None] = {}
     try:
         for entry in entries:
-            await _relocalize_booking(ctx, entry)
-            await _relocalize_ticket(ctx, entry, fetched)
+            raw = entry.get("ticket")
+            if not isinstance(raw, dict) or not raw.get("id"):
+                continue
+            ticket_id = str(raw["id"])
+            if ticket_id not in fetched:
+                ticket = await fetch_owned(ctx, ticket_id)
+                fetched[ticket_id] = (
+                    ticket.model_dump(mode="json", by_alias=True) if ticket is not None else None
+                )
+            if fetched[ticket_id] is None:
+                continue
+            entry["ticket"] = fetched[ticket_id]
+            if "checked_at" in entry:
+                entry["checked_at"] = ctx.now().isoformat()
     except SkiplinoError:
-        log.warning("could not fetch names in %s; the step keeps the old ones", ctx.locale)
-
-
-async def _relocalize_ticket(
-    ctx: Ctx, entry: dict[str, Any], fetched: dict[str, dict[str, Any] | None]
-) -> None:
-    """Fetch a ticket kept in a step again, in the new language (once per ticket)."""
-    from conversations.tickets import fetch_owned
-
-    raw = entry.get("ticket")
-    if not isinstance(raw, dict) or not raw.get("id"):
-        return
-    ticket_id = str(raw["id"])
-    if ticket_id not in fetched:
-        ticket = await fetch_owned(ctx, ticket_id)
-        fetched[ticket_id] = (
-            ticket.model_dump(mode="json", by_alias=True) if ticket is not None else None
-        )
-    fresh = fetched[ticket_id]
-    if fresh is None:
-        return
-    entry["ticket"] = fresh
-    if "checked_at" in entry:
-        entry["checked_at"] = ctx.now().isoformat()
-    service = fresh.get("service")
-    # A step opened from a ticket (reschedule) keeps the ticket's service name beside it.
-    if (
-        isinstance(service, dict)
-        and "service_name" in entry
-        and service.get("id") == entry.get("service_id")
-        and service.get("name")
-    ):
-        entry["service_name"] = service["name"]
-
-
-async def _relocalize_booking(ctx: Ctx, entry: dict[str, Any]) -> None:
-    """Rename the branch, group and service a booking draft refers to (by their ids)."""
-    branch_id = entry.get("branch_id")
-    if not branch_id:
-        return
-    branch = next((b for b in await catalog.branches(ctx) if b.id == branch_id), None)
-    if branch is not None and "branch_name" in entry:
-        entry["branch_name"] = branch.name
-    if not entry.get("group_id"):
-        return
-    groups = await catalog.tree(ctx, str(branch_id))
-    group = next((g for g in groups if g.id == entry["group_id"]), None)
-    if group is None:
-        return
-    if "group_name" in entry:
-        entry["group_name"] = group.name
-    service = next((s for s in group.services if s.id == entry.get("service_id")), None)
-    if service is not None and "service_name" in entry:
-        entry["service_name"] = service.name
+        log.warning("could not fetch tickets in %s; the step keeps the old ones", ctx.locale)
 
 
 register(MenuState())

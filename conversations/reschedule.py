@@ -59,14 +59,8 @@ async def start(ctx: Ctx, data: CallbackData) -> None:
         show_ticket(ctx, ticket)
         return
     remember_ticket(ctx, ticket)
-    ctx.goto(
-        DATE,
-        {
-            "ticket": ctx.data["ticket"],
-            "service_id": ticket.service.id,
-            "service_name": ticket.service.name,
-        },
-    )
+    # The service's name is read from the kept ticket when shown, so only its id is kept here.
+    ctx.goto(DATE, {"ticket": ctx.data["ticket"], "service_id": ticket.service.id})
 
 
 register_action("rs", start)
@@ -95,6 +89,14 @@ class RescheduleDateState(DateState):
             return
         ctx.prefix.insert(0, _moving_line(ctx, ticket))
         await super().render(ctx)
+
+    async def service_name(self, ctx: Ctx) -> str | None:
+        """Return the appointment's service name, from the ticket kept in the session."""
+        ticket = stored_ticket(ctx)
+        if ticket is None:
+            show_not_found(ctx)
+            return None
+        return ticket.service.name
 
 
 class RescheduleSlotState(SlotState):

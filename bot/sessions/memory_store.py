@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.sessions.models import Profile, Session
@@ -161,6 +162,10 @@ class MemoryChatStore:
     async def cache_get(self, key: str) -> str | None:
         """Return the cached value of ``key``, or None when absent or expired."""
         return self.kv.get(f"cache:{key}")
+
+    async def cache_get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """Return the cached values of ``keys`` (None where absent or expired)."""
+        return [self.kv.get(f"cache:{key}") for key in keys]
 
     async def cache_set(self, key: str, value: str, ttl_seconds: int) -> None:
         """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""

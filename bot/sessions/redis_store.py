@@ -26,7 +26,7 @@ Must not import Telegram, conversations or the Skiplino client.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
@@ -247,6 +247,16 @@ class RedisChatStore:
         async with _redis_errors("cache_get"):
             raw = await self._redis.get(self._cache_key(key))
         return _text(raw)
+
+    async def cache_get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """Return the cached values of ``keys`` in one round trip (None where absent)."""
+        if not keys:
+            return []
+        # One MGET: fine on a single Redis; on Redis Cluster these keys would need a shared
+        # hash tag (they are per-locale catalogue entries, so one tag per locale would do).
+        async with _redis_errors("cache_get_many"):
+            raw = await self._redis.mget([self._cache_key(key) for key in keys])
+        return [_text(value) for value in raw]
 
     async def cache_set(self, key: str, value: str, ttl_seconds: int) -> None:
         """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""

@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,6 +90,10 @@ class ChatStore(Protocol):
 
     async def cache_get(self, key: str) -> str | None:
         """Return the cached value of ``key``, or None when absent or expired."""
+        ...
+
+    async def cache_get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """Return the cached values of ``keys`` in one round trip (None where absent)."""
         ...
 
     async def cache_set(self, key: str, value: str, ttl_seconds: int) -> None:

@@ -494,3 +494,14 @@ async def test_commit_without_release_saves_and_keeps_the_lock(backend: Backend)
     loaded = await store.load(CHAT, USER)
     assert loaded.session is not None
     assert loaded.session.state == "book.slot"
+
+
+async def test_cache_get_many_answers_in_order_with_none_for_missing(backend: Backend) -> None:
+    store = backend.store
+    await store.cache_set("branches:en", "[1]", 60)
+    await store.cache_set("tree:b1:en", "[2]", 60)
+
+    values = await store.cache_get_many(["tree:b1:en", "nothing:here", "branches:en"])
+
+    assert values == ["[2]", None, "[1]"]
+    assert await store.cache_get_many([]) == []
