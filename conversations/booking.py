@@ -17,8 +17,11 @@ from bot.i18n import LocalDate, LocalTime, Msg
 from bot.skiplino import (
     APIConnectionError,
     BadRequestError,
+    Branch,
     InternalServerError,
     RateLimitError,
+    Service,
+    ServiceGroup,
     Slot,
     Ticket,
     TicketStatus,
@@ -99,6 +102,24 @@ async def _gone(ctx: Ctx) -> None:
         ctx.goto(BranchState.name)
     ctx.toast("booking.gone")
     await BranchState().render(ctx)
+
+
+async def _with_group(ctx: Ctx) -> tuple[Branch, ServiceGroup] | None:
+    """Resolve the draft's branch and group; on a vanished choice show the branch list."""
+    chosen = await catalog.choice(ctx, ctx.data)
+    if chosen is None or chosen.group is None:
+        await _gone(ctx)
+        return None
+    return chosen.branch, chosen.group
+
+
+async def _with_service(ctx: Ctx) -> tuple[Branch, Service] | None:
+    """Resolve the draft's branch and service; on a vanished choice show the branch list."""
+    chosen = await catalog.choice(ctx, ctx.data)
+    if chosen is None or chosen.service is None:
+        await _gone(ctx)
+        return None
+    return chosen.branch, chosen.service
 
 
 class BranchState(State):
@@ -194,11 +215,11 @@ class ServiceState(State):
 
     async def render(self, ctx: Ctx) -> None:
         """List the group's services, open/closed and walk-in/appointment."""
-        chosen = await catalog.choice(ctx, ctx.data)
-        if chosen is None or chosen.group is None:
-            await _gone(ctx)
+        found = await _with_group(ctx)
+        if found is None:
             return
-        services = chosen.group.services
+        branch, group = found
+        services = group.services
         rows = []
         for service in services:
             if service.is_appointment:
@@ -209,18 +230,17 @@ class ServiceState(State):
                 key = "booking.service_closed"
             rows.append([ctx.button(Msg(key, {"name": service.name}), "sv", service.id)])
         ctx.show(
-            Msg("booking.choose_service", {"branch": chosen.branch.name}),
+            Msg("booking.choose_service", {"branch": branch.name}),
             *([Msg("booking.no_services")] if not services else []),
             buttons=[*rows, ctx.nav_row()],
         )
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
         """Open a service."""
-        chosen = await catalog.choice(ctx, ctx.data)
-        if chosen is None or chosen.group is None:
-            await _gone(ctx)
+        found = await _with_group(ctx)
+        if found is None:
             return
-        service = next((s for s in chosen.group.services if s.id == data.arg(0)), None)
+        service = next((s for s in found[1].services if s.id == data.arg(0)), None)
         if data.action != "sv" or service is None:
             await super().on_tap(ctx, data)
             return
@@ -234,11 +254,10 @@ class ModeState(State):
 
     async def render(self, ctx: Ctx) -> None:
         """Offer what the service allows."""
-        chosen = await catalog.choice(ctx, ctx.data)
-        if chosen is None or chosen.service is None:
-            await _gone(ctx)
+        found = await _with_service(ctx)
+        if found is None:
             return
-        service = chosen.service
+        _, service = found
         lines = [Msg("booking.service_title", {"service": service.name})]
         rows = []
         if service.is_open:
@@ -256,13 +275,13 @@ class ModeState(State):
         if data.action not in ("walk", "appt"):
             await super().on_tap(ctx, data)
             return
-        chosen = await catalog.choice(ctx, ctx.data)
-        if chosen is None or chosen.service is None:
-            await _gone(ctx)
+        found = await _with_service(ctx)
+        if found is None:
             return
-        if data.action == "walk" and chosen.service.is_open:
+        _, service = found
+        if data.action == "walk" and service.is_open:
             ctx.goto("book.confirm", _flow(ctx, mode="walkin", since=ctx.now().isoformat()))
-        elif data.action == "appt" and chosen.service.is_appointment:
+        elif data.action == "appt" and service.is_appointment:
             ctx.goto("book.date", _flow(ctx))
         else:
             await super().on_tap(ctx, data)
@@ -308,11 +327,8 @@ class DateState(State):
 
     async def service_name(self, ctx: Ctx) -> str | None:
         """Return the drafted service's name; None once another card says it is gone."""
-        chosen = await catalog.choice(ctx, ctx.data)
-        if chosen is None or chosen.service is None:
-            await _gone(ctx)
-            return None
-        return chosen.service.name
+        found = await _with_service(ctx)
+        return found[1].name if found is not None else None
 
     async def render(self, ctx: Ctx) -> None:
         """Offer the next days."""
@@ -460,14 +476,14 @@ class ConfirmState(State):
 
     async def render(self, ctx: Ctx) -> None:
         """Summarise the booking."""
-        chosen = await catalog.choice(ctx, ctx.data)
-        if chosen is None or chosen.service is None:
-            await _gone(ctx)
+        found = await _with_service(ctx)
+        if found is None:
             return
+        branch, service = found
         lines = [
             Msg("booking.confirm_title"),
-            Msg("booking.summary_branch", {"branch": chosen.branch.name}),
-            Msg("booking.summary_service", {"service": chosen.service.name}),
+            Msg("booking.summary_branch", {"branch": branch.name}),
+            Msg("booking.summary_service", {"service": service.name}),
         ]
         if ctx.data.get("mode") == "appointment":
             moment = datetime.fromisoformat(str(ctx.data["time"]))
