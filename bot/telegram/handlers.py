@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 from telegram import Bot, InlineKeyboardMarkup, Update
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
@@ -93,6 +93,11 @@ class TelegramBridge:
         user = user_info(update)
         event = event_of(update)
         if chat is None or user is None or event is None:
+            return
+        if chat.type != ChatType.PRIVATE:
+            # Bookings and tickets are personal: in a group, members would share one
+            # conversation and see each other's cards. The bot only talks in private chats.
+            log.info("ignoring an update from a %s chat", chat.type)
             return
         if update.callback_query is not None:
             # Answer at once: the client shows a spinner until we do (DESIGN section 5).

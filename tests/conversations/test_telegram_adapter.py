@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from telegram import Update
 
 from bot.i18n import Msg
 from bot.sessions.memory_store import MemoryChatStore
@@ -157,3 +158,25 @@ async def test_branches_are_paged_past_eight_with_next_and_previous() -> None:
     await engine.handle(7, layla, Tap(second["common.prev"].data, message_id=1), deliver)
     assert list(buttons())[:8] == list(first)[:8]
     await api.aclose()
+
+
+async def test_updates_from_group_chats_are_ignored(harness: Harness) -> None:
+    application = harness.workers[0].application
+    group_message = {
+        "update_id": 900001,
+        "message": {
+            "message_id": 1,
+            "date": 1764576000,
+            "chat": {"id": -100123, "type": "supergroup", "title": "Branch staff"},
+            "from": {"id": 1001, "is_bot": False, "first_name": "Layla"},
+            "text": "/book",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+    mark = len(harness.telegram.calls)
+
+    await application.process_update(Update.de_json(group_message, application.bot))
+
+    assert harness.telegram.calls[mark:] == []
+    store = harness.store()
+    assert (await store.load(-100123, 1001)).session is None
