@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
@@ -180,3 +181,29 @@ async def test_updates_from_group_chats_are_ignored(harness: Harness) -> None:
     assert harness.telegram.calls[mark:] == []
     store = harness.store()
     assert (await store.load(-100123, 1001)).session is None
+
+
+async def test_a_card_deleted_while_its_tap_runs_is_sent_anew(harness: Harness) -> None:
+    chat = user(harness)
+    await chat.send("/start")
+    card = chat.last
+    harness.sandbox.faults.set(latency_ms=300)
+
+    await chat.user.click("Book a ticket")
+    # The user deletes the card while the bot is still fetching the branches.
+    await asyncio.sleep(0.1)
+    deleted = await harness.telegram.call(
+        "deleteMessage", {"chat_id": chat.user.id, "message_id": card.message_id}
+    )
+    assert deleted.status == 200
+    sends = len(harness.telegram.calls_of("sendMessage"))
+    await harness.telegram.wait_until(
+        lambda: len(harness.telegram.calls_of("sendMessage")) > sends, timeout=10
+    )
+    await chat.user.wait_for_reply(timeout=10)
+
+    assert "Choose a branch" in chat.last.text
+    assert chat.last.message_id != card.message_id
+    edits = harness.telegram.calls_of("editMessageText")
+    assert [c.description for c in edits if not c.ok] == ["Bad Request: message to edit not found"]
+    assert "Sorry" not in chat.last.text
