@@ -41,7 +41,6 @@ PAGE_SIZE = 8
 DAY_BUTTONS = 7
 MAX_DAYS_AHEAD = 90
 NEXT_DAYS_SEARCHED = 14
-_ID = re.compile(r"^[A-Za-z0-9]{10}$")
 _DAY = re.compile(r"^\d{8}$")
 _SLOT = re.compile(r"^\d{12}$")
 
@@ -160,7 +159,9 @@ class BranchState(State):
         if data.action == "pg" and data.arg(0).isdigit():
             ctx.data["page"] = int(data.arg(0))
             return
-        if data.action != "br" or not _ID.match(data.arg(0)):
+        # No format check on the id: only a branch of the current list is accepted, and the
+        # branch id format is not documented (NOTES: inferred from examples).
+        if data.action != "br" or not data.arg(0):
             await super().on_tap(ctx, data)
             return
         branch = next((b for b in await catalog.branches(ctx) if b.id == data.arg(0)), None)
