@@ -152,7 +152,8 @@ class Ticket(_ApiModel):
     id: str
     ticket_number: str
     status: str
-    status_at: UtcDateTime
+    # Shown nowhere; a ticket without it is still a ticket.
+    status_at: UtcDateTime | None = None
     type: str
     # Null for walk-ins; tolerated when absent too.
     time: UtcDateTime | None = None
@@ -187,13 +188,15 @@ class Customer(_ApiModel):
 
     id: str = Field(alias="_id")
     external_id: str | None = None
-    company_id: str
+    # Required by the schema, but nothing here needs them: a response without them is
+    # still a usable customer (tolerate the unknown, NOTES gap 6).
+    company_id: str | None = None
     name: str | None = None
     email: str | None = None
     mobile: str | None = None
     metadata: dict[str, Any] | None = None
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
+    created_at: UtcDateTime | None = None
+    updated_at: UtcDateTime | None = None
 
 
 class Pagination(_ApiModel):

@@ -1040,6 +1040,7 @@ async def test_update_customer_changes_only_the_given_fields_and_replaces_metada
     )
     assert (updated.name, updated.email) == ("Layla H.", "layla.hassan@example.com")
     assert updated.metadata == {"tier": "platinum"}
+    assert updated.created_at is not None
     assert updated.updated_at == NOW > updated.created_at
     assert await client.get_customer(customer_id=ids.customer_id) == updated
 

@@ -214,3 +214,11 @@ def test_a_page_is_typed_by_its_items() -> None:
     assert isinstance(page.items[0], Slot)
     with pytest.raises(ValidationError):
         Page[Slot].model_validate({**page.model_dump(), "items": [{"remaining": 3}]})
+
+
+def test_a_customer_without_the_fields_we_never_use_still_parses() -> None:
+    customer = Customer.model_validate({"_id": "9f2c8b7a4e1d6c3f0a5b8e2d7c4f1a9b", "name": "Layla"})
+
+    assert customer.id == "9f2c8b7a4e1d6c3f0a5b8e2d7c4f1a9b"
+    assert customer.company_id is None
+    assert customer.created_at is None
