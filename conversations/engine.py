@@ -8,9 +8,10 @@ stays in process memory between updates. Must not import Telegram.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -60,6 +61,8 @@ class Engine:
         default_locale: str = "en",
         clock: Callable[[], datetime] = utcnow,
         lock_wait: float = 5.0,
+        lock_hold_ms: int = 10_000,
+        lock_renew_seconds: float = 3.0,
         cache_seconds: int = 60,
     ) -> None:
         self.api = api
@@ -68,6 +71,11 @@ class Engine:
         self.default_locale = default_locale
         self.clock = clock
         self.lock_wait = lock_wait
+        # The lock is renewed while an update runs, so a slow Skiplino never lets a second
+        # update of the chat in (it would not see the first one's booking yet); a crashed
+        # process holds it for at most lock_hold_ms.
+        self.lock_hold_ms = lock_hold_ms
+        self.lock_renew_seconds = lock_renew_seconds
         self.cache_seconds = cache_seconds
 
     def fallback_locale(self, user: UserInfo) -> str:
@@ -87,7 +95,9 @@ class Engine:
         """Process one update of ``chat_id`` end to end."""
         edit_id = event.message_id if isinstance(event, Tap) else None
         try:
-            token = await self.store.acquire(chat_id, wait=self.lock_wait)
+            token = await self.store.acquire(
+                chat_id, wait=self.lock_wait, hold_ms=self.lock_hold_ms
+            )
         except ChatBusy:
             await deliver(
                 Outcome(
@@ -102,52 +112,87 @@ class Engine:
             return
 
         try:
-            try:
-                loaded = await self.store.load(chat_id, user.id)
-            except StoreUnavailable:
-                await self._store_apology(user, deliver)
-                return
-            session = loaded.session or Session(chat_id=chat_id)
-            profile = loaded.profile or Profile()
-            ctx = Ctx(
-                api=self.api,
-                store=self.store,
-                clock=self.clock,
-                timezone=self.timezone,
-                locale=resolve_locale(profile.locale, user.language_code, self.default_locale),
-                user=user,
-                session=session,
-                profile=profile,
-                cache_seconds=self.cache_seconds,
-            )
-            await self.dispatch(ctx, event)
-            outcome = Outcome(cards=ctx.cards, locale=ctx.locale, edit_message_id=edit_id)
-            # Save before sending: a crash after this point leaves the user looking at the
-            # previous card, whose buttons are then stale and re-show the saved step. The lock
-            # is kept until the replies are out, so one chat's messages never interleave.
-            try:
-                saved = await self.store.commit(
-                    chat_id,
-                    token,
-                    session,
-                    profile=(user.id, profile) if ctx.profile_dirty else None,
-                    release=False,
-                )
-            except StoreUnavailable:
-                # Nothing is shown that was not saved; a booking made in this update is
-                # found again by the look-before-book check when the user retries.
-                await self._store_apology(user, deliver)
-                return
-            if not saved:
-                # Only possible when our lock expired mid-update and another worker moved
-                # the chat on; its state is newer, so ours is neither kept nor shown.
-                log.warning("session of chat %s changed under us; update dropped", chat_id)
-                return
-            await deliver(outcome)
+            async with self._keep_lock(chat_id, token):
+                await self._run(chat_id, token, user, event, deliver, edit_id)
         finally:
             # The lock expires on its own if Redis is gone; never let that mask the update.
             with contextlib.suppress(StoreUnavailable):
                 await self.store.release(chat_id, token)
+
+    @contextlib.asynccontextmanager
+    async def _keep_lock(self, chat_id: int, token: str) -> AsyncIterator[None]:
+        """Renew the chat's lock in the background while the body runs."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.lock_renew_seconds)
+                try:
+                    if not await self.store.extend(chat_id, token, self.lock_hold_ms):
+                        log.warning("lost the lock of chat %s mid-update", chat_id)
+                        return
+                except StoreUnavailable:
+                    log.warning("could not renew the lock of chat %s", chat_id)
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(
+        self,
+        chat_id: int,
+        token: str,
+        user: UserInfo,
+        event: Event,
+        deliver: Deliver,
+        edit_id: int | None,
+    ) -> None:
+        """Load, transition, save and deliver, under the chat's lock."""
+        try:
+            loaded = await self.store.load(chat_id, user.id)
+        except StoreUnavailable:
+            await self._store_apology(user, deliver)
+            return
+        session = loaded.session or Session(chat_id=chat_id)
+        profile = loaded.profile or Profile()
+        ctx = Ctx(
+            api=self.api,
+            store=self.store,
+            clock=self.clock,
+            timezone=self.timezone,
+            locale=resolve_locale(profile.locale, user.language_code, self.default_locale),
+            user=user,
+            session=session,
+            profile=profile,
+            cache_seconds=self.cache_seconds,
+        )
+        await self.dispatch(ctx, event)
+        outcome = Outcome(cards=ctx.cards, locale=ctx.locale, edit_message_id=edit_id)
+        # Save before sending: a crash after this point leaves the user looking at the
+        # previous card, whose buttons are then stale and re-show the saved step. The lock
+        # is kept until the replies are out, so one chat's messages never interleave.
+        try:
+            saved = await self.store.commit(
+                chat_id,
+                token,
+                session,
+                profile=(user.id, profile) if ctx.profile_dirty else None,
+                release=False,
+            )
+        except StoreUnavailable:
+            # Nothing is shown that was not saved; a booking made in this update is
+            # found again by the look-before-book check when the user retries.
+            await self._store_apology(user, deliver)
+            return
+        if not saved:
+            # Only possible when our lock expired mid-update and another worker moved
+            # the chat on; its state is newer, so ours is neither kept nor shown.
+            log.warning("session of chat %s changed under us; update dropped", chat_id)
+            return
+        await deliver(outcome)
 
     async def _store_apology(self, user: UserInfo, deliver: Deliver) -> None:
         """Tell the user the session store cannot be reached."""

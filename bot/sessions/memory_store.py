@@ -109,6 +109,14 @@ class MemoryChatStore:
         await poll_for_lock(try_once, wait)
         return token
 
+    async def extend(self, chat_id: int, token: str, hold_ms: int) -> bool:
+        """Keep holding the chat's lock for another ``hold_ms``; False if it is no longer ours."""
+        key = self._lock_key(chat_id)
+        if self.kv.get(key) != token:
+            return False
+        self.kv.set(key, token, ttl_ms=hold_ms)
+        return True
+
     async def load(self, chat_id: int, user_id: int) -> Loaded:
         """Return the chat's session and the user's profile."""
         key = self._session_key(chat_id)

@@ -55,6 +55,14 @@ return 0
 
 # SET NX PX, but also succeed when the lock already holds our token: if the reply to an
 # earlier attempt was lost and redis-py retried, the lock is ours, not someone else's.
+# KEYS: lock. ARGV: token, hold ms. Prolongs the lock only while it is still ours.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 _ACQUIRE = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 1
@@ -132,6 +140,7 @@ class RedisChatStore:
         self._session_ttl_ms = session_ttl_seconds * 1000
         self._owns_client = owns_client
         self._acquire = redis.register_script(_ACQUIRE)
+        self._extend = redis.register_script(_EXTEND)
         self._delete_if_equal = redis.register_script(_DELETE_IF_EQUAL)
         self._commit = redis.register_script(_COMMIT)
 
@@ -178,6 +187,12 @@ class RedisChatStore:
 
         await poll_for_lock(try_once, wait)
         return token
+
+    async def extend(self, chat_id: int, token: str, hold_ms: int) -> bool:
+        """Keep holding the chat's lock for another ``hold_ms``; False if it is no longer ours."""
+        async with _redis_errors("extend"):
+            extended = await self._extend(keys=[self._lock_key(chat_id)], args=[token, hold_ms])
+        return bool(extended)
 
     async def load(self, chat_id: int, user_id: int) -> Loaded:
         """Return the chat's session and the user's profile (one MGET)."""

@@ -53,6 +53,10 @@ class ChatStore(Protocol):
         """Lock the chat for ``hold_ms`` and return the token; raise ChatBusy after ``wait``."""
         ...
 
+    async def extend(self, chat_id: int, token: str, hold_ms: int) -> bool:
+        """Keep holding the chat's lock for another ``hold_ms``; False if it is no longer ours."""
+        ...
+
     async def load(self, chat_id: int, user_id: int) -> Loaded:
         """Return the chat's session and the user's profile (one round trip)."""
         ...

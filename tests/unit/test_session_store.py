@@ -505,3 +505,17 @@ async def test_cache_get_many_answers_in_order_with_none_for_missing(backend: Ba
 
     assert values == ["[2]", None, "[1]"]
     assert await store.cache_get_many([]) == []
+
+
+async def test_extend_keeps_the_lock_only_for_its_holder(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT, hold_ms=150)
+
+    assert await store.extend(CHAT, token, 2_000)
+    assert not await store.extend(CHAT, "not-the-token", 2_000)
+    await asyncio.sleep(0.3)
+
+    with pytest.raises(ChatBusy):
+        await store.acquire(CHAT, wait=0)
+    await store.release(CHAT, token)
+    assert not await store.extend(CHAT, token, 2_000)
