@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.dates import parse_user_date
-from bot.i18n import LocalDate, LocalTime, Msg
+from bot.i18n import LocalDate, LocalTime, Ltr, Msg
 from bot.skiplino import (
     APIConnectionError,
     BadRequestError,
@@ -31,7 +31,7 @@ from bot.skiplino import (
 from conversations import catalog
 from conversations.callback import CallbackData
 from conversations.context import Ctx
-from conversations.customers import ensure_customer
+from conversations.customers import customer_tickets
 from conversations.registry import State, register
 from conversations.tickets import show_ticket
 
@@ -281,7 +281,7 @@ class ModeState(State):
             return
         _, service = found
         if data.action == "walk" and service.is_open:
-            ctx.goto("book.confirm", _flow(ctx, mode="walkin", since=ctx.now().isoformat()))
+            await enter_confirm(ctx, mode="walkin")
         elif data.action == "appt" and service.is_appointment:
             ctx.goto("book.date", _flow(ctx))
         else:
@@ -456,9 +456,11 @@ class SlotState(State):
         if moment not in {slot.time for slot in free}:
             ctx.toast("booking.slot_taken")
             return
-        ctx.goto(
-            self.next_state, {**ctx.data, "mode": self.confirm_mode, "time": moment.isoformat()}
-        )
+        await self.choose_slot(ctx, moment)
+
+    async def choose_slot(self, ctx: Ctx, moment: datetime) -> None:
+        """Go on to the confirmation of ``moment``."""
+        await enter_confirm(ctx, mode=self.confirm_mode, time=moment.isoformat())
 
     async def on_text(self, ctx: Ctx, text: str) -> None:
         """A typed date here picks another day."""
@@ -499,6 +501,10 @@ class ConfirmState(State):
             )
         else:
             lines.append(Msg("booking.summary_walkin"))
+        numbers = [str(n) for n in ctx.data.get("held_numbers", [])]
+        if numbers:
+            # Booking again is allowed (a second ticket can be wanted), but never by surprise.
+            lines.append(Msg("booking.already_holding", {"numbers": Ltr(", ".join(numbers))}))
         ctx.show(*lines, buttons=[[ctx.button(Msg("booking.confirm"), "ok")], ctx.nav_row()])
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
@@ -509,42 +515,54 @@ class ConfirmState(State):
         await book(ctx)
 
 
+async def enter_confirm(ctx: Ctx, **draft: str) -> None:
+    """Open the confirmation, noting the active tickets the user holds for this service now.
+
+    A ticket of this service that is active and not among these, seen after a booking request,
+    is that booking: the note is saved with the step before Confirm can be tapped, so even a
+    crash between Skiplino's answer and our save cannot make a retry book twice, and a second
+    ticket booked on purpose is never mistaken for the first.
+    """
+    found = await customer_tickets(ctx, create=True)
+    page = found[1].items if found is not None else []
+    service_id = ctx.data.get("service_id")
+    held = [t for t in page if t.is_active and t.service.id == service_id]
+    ctx.goto(
+        "book.confirm",
+        _flow(
+            ctx,
+            **({"day": ctx.data["day"]} if "day" in ctx.data else {}),
+            **draft,
+            held=[t.id for t in held],
+            held_numbers=[t.ticket_number for t in held],
+        ),
+    )
+
+
 def _matches(ctx: Ctx, ticket: Ticket) -> bool:
     """Tell whether ``ticket`` is the booking this confirm step asks for."""
     if ticket.service.id != ctx.data.get("service_id") or not ticket.is_active:
         return False
+    if ticket.id in ctx.data.get("held", []):
+        return False
     if ctx.data.get("mode") == "appointment":
         wanted = datetime.fromisoformat(str(ctx.data["time"]))
         return ticket.type == TicketType.APPOINTMENT and ticket.time == wanted
-    since = datetime.fromisoformat(str(ctx.data.get("since")))
-    # Clocks of bot and API differ a little: allow a minute of skew.
-    return ticket.type != TicketType.APPOINTMENT and ticket.booked_at >= since - timedelta(
-        minutes=1
-    )
+    return ticket.type != TicketType.APPOINTMENT
 
 
-async def find_booked(ctx: Ctx, customer_id: str) -> Ticket | None:
-    """Return the ticket this step already booked, if an earlier attempt went through."""
-    page = await ctx.api.list_customer_tickets(
-        customer_id=customer_id, page=1, limit=10, locale=ctx.locale
-    )
-    return next((t for t in page.items if _matches(ctx, t)), None)
+async def find_booked(ctx: Ctx) -> tuple[str, Ticket | None]:
+    """Return the user's customer id and the ticket this step already booked, if any."""
+    found = await customer_tickets(ctx, create=True)
+    if found is None:  # pragma: no cover - create=True always yields a customer
+        raise AssertionError("no customer")
+    customer_id, page = found
+    return customer_id, next((t for t in page.items if _matches(ctx, t)), None)
 
 
 async def book(ctx: Ctx) -> None:
     """Book the drafted ticket exactly once."""
-    customer_id = await ensure_customer(ctx)
-    try:
-        existing = await find_booked(ctx, customer_id)
-    except UnprocessableEntityError as exc:
-        if not (exc.has_error("id") or exc.has_error("customerId")):
-            raise
-        # The linked customer was deleted in Skiplino since it was linked; the profile keeps
-        # the link for good, so without this every booking would fail. Link the user anew.
-        log.info("the linked customer is gone; linking the user again")
-        ctx.set_profile(customer_id=None)
-        customer_id = await ensure_customer(ctx)
-        existing = await find_booked(ctx, customer_id)
+    customer_id, existing = await find_booked(ctx)
     if existing is not None:
         ctx.reset("ticket")
         ctx.prefix.append(Msg("booking.done"))
@@ -577,7 +595,7 @@ async def book(ctx: Ctx) -> None:
         log.warning("booking outcome unknown; checking the customer's tickets")
         checked = True
         try:
-            booked = await find_booked(ctx, customer_id)
+            _, booked = await find_booked(ctx)
         except (APIConnectionError, InternalServerError, RateLimitError):
             booked, checked = None, False
         if booked is None:

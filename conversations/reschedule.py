@@ -106,6 +106,12 @@ class RescheduleSlotState(SlotState):
     next_state = CONFIRM
     confirm_mode = "reschedule"
 
+    async def choose_slot(self, ctx: Ctx, moment: datetime) -> None:
+        """Go on to the confirmation of the move, keeping the ticket in the draft."""
+        ctx.goto(
+            self.next_state, {**ctx.data, "mode": self.confirm_mode, "time": moment.isoformat()}
+        )
+
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
         """Take a slot; the appointment's own time is not a move."""
         await super().on_tap(ctx, data)

@@ -25,6 +25,7 @@ from bot.skiplino import (
 )
 from conversations.callback import CallbackData
 from conversations.context import Ctx
+from conversations.customers import customer_tickets, linked_customer
 from conversations.registry import State, register, register_action
 from conversations.replies import Button
 
@@ -160,19 +161,6 @@ def session_ticket_id(ctx: Ctx, data: CallbackData) -> str | None:
 # --- ownership ----------------------------------------------------------------------------
 
 
-async def linked_customer(ctx: Ctx) -> str | None:
-    """Return the user's customer id, looking it up by externalId but never creating it."""
-    if ctx.profile.customer_id:
-        return ctx.profile.customer_id
-    try:
-        customer = await ctx.api.get_customer(external_id=ctx.external_id, locale=ctx.locale)
-    except UnprocessableEntityError:
-        # No customer yet, so no tickets: reading must not create one.
-        return None
-    ctx.set_profile(customer_id=customer.id)
-    return customer.id
-
-
 def owns(ctx: Ctx, ticket: Ticket) -> bool:
     """Tell whether the ticket belongs to the user's linked customer."""
     customer_id = ctx.profile.customer_id
@@ -239,14 +227,12 @@ async def open_ticket_by_reference(ctx: Ctx, reference: str) -> None:
 
 async def _find_by_number(ctx: Ctx, number: str) -> Ticket | None:
     """Return the user's newest ticket with this number (numbers repeat across branches)."""
-    customer_id = await linked_customer(ctx)
-    if customer_id is None:
-        return None
     wanted = number.upper()
     for page_number in range(1, NUMBER_SEARCH_PAGES + 1):
-        page = await ctx.api.list_customer_tickets(
-            customer_id=customer_id, page=page_number, limit=PAGE_SIZE, locale=ctx.locale
-        )
+        found = await customer_tickets(ctx, page=page_number, limit=PAGE_SIZE, create=False)
+        if found is None:
+            return None
+        page = found[1]
         # The list is the customer's own, but ownership is checked like everywhere else.
         match = next(
             (t for t in page.items if t.ticket_number.upper() == wanted and owns(ctx, t)), None
@@ -441,20 +427,15 @@ class TicketListState(State):
 
     async def render(self, ctx: Ctx) -> None:
         """List one page of tickets."""
-        customer_id = await linked_customer(ctx)
         page_number = max(1, int(ctx.data.get("page", 1)))
-        page = None
-        if customer_id is not None:
-            page = await ctx.api.list_customer_tickets(
-                customer_id=customer_id, page=page_number, limit=PAGE_SIZE, locale=ctx.locale
-            )
-            if not page.items and page_number > 1 and page.total_pages >= 1:
-                # Tickets went away since the page was drawn: show the last page there is.
-                page_number = page.total_pages
-                ctx.data["page"] = page_number
-                page = await ctx.api.list_customer_tickets(
-                    customer_id=customer_id, page=page_number, limit=PAGE_SIZE, locale=ctx.locale
-                )
+        found = await customer_tickets(ctx, page=page_number, limit=PAGE_SIZE, create=False)
+        page = found[1] if found is not None else None
+        if page is not None and not page.items and page_number > 1 and page.total_pages >= 1:
+            # Tickets went away since the page was drawn: show the last page there is.
+            page_number = page.total_pages
+            ctx.data["page"] = page_number
+            found = await customer_tickets(ctx, page=page_number, limit=PAGE_SIZE, create=False)
+            page = found[1] if found is not None else None
         if page is None or not page.items:
             ctx.show(
                 Msg("tickets.none"),

@@ -187,8 +187,9 @@ async def test_a_booking_whose_answer_is_lost_shows_the_ticket_booked(
 
 async def test_when_even_the_check_fails_try_again_finds_the_ticket(net: Net) -> None:
     net.transport.fail("POST", "/tickets/book", "timeout", when="after")
-    # The first ticket list is the look before booking; the second, after the lost answer, fails.
-    net.transport.fail("GET", "/customers/tickets", "503", when="before", skip=1)
+    # The ticket lists are: the note of tickets held when Confirm is shown, the look before
+    # booking, and, after the lost answer, the check that fails.
+    net.transport.fail("GET", "/customers/tickets", "503", when="before", skip=2)
     chat = net.user()
     await to_walk_in_confirm(chat)
 
