@@ -14,6 +14,7 @@ from bot.i18n import SUPPORTED_LOCALES, Ltr, Msg
 from bot.skiplino import SkiplinoError
 from conversations.callback import CallbackData
 from conversations.context import Ctx
+from conversations.customers import save_mobile
 from conversations.events import Command, ContactShared
 from conversations.registry import State, get_state, register
 from conversations.replies import Button, ButtonKind, Card
@@ -138,6 +139,10 @@ register(LanguageState())
 async def run_command(ctx: Ctx, command: Command) -> None:
     """Run a slash command; every command works from any state."""
     name, arg = command.name.lower(), command.arg.strip()
+    if ctx.state == PhoneState.name and name != "phone":
+        # Leaving the phone step by a command: take its contact keyboard away too, or its
+        # buttons would linger under every later card.
+        ctx.cards.append(Card((Msg("phone.skipped"),), remove_reply_keyboard=True))
     if name == "start":
         if arg.startswith("t_"):
             from conversations.tickets import open_ticket
@@ -210,18 +215,9 @@ async def receive_contact(ctx: Ctx, contact: ContactShared) -> None:
         ctx.prefix.append(Msg("phone.invalid"))
         return
     mobile = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    ctx.set_profile(mobile=mobile)
-    if ctx.profile.customer_id:
-        try:
-            await ctx.api.update_customer(
-                customer_id=ctx.profile.customer_id, mobile=mobile, locale=ctx.locale
-            )
-        except SkiplinoError:
-            # Kept on the profile; it is sent again when the customer is next created/updated.
-            log.warning("could not store the phone number on the Skiplino customer")
-    ctx.cards.append(
-        Card((Msg("phone.saved", {"phone": Ltr(mobile)}),), remove_reply_keyboard=True)
-    )
+    saved = await save_mobile(ctx, mobile)
+    key = "phone.saved" if saved else "phone.not_saved"
+    ctx.cards.append(Card((Msg(key, {"phone": Ltr(mobile)}),), remove_reply_keyboard=True))
     if ctx.state == "phone" and not ctx.go_back():
         ctx.reset("menu")
     await get_state(ctx.state).render(ctx)

@@ -207,3 +207,54 @@ async def test_a_card_deleted_while_its_tap_runs_is_sent_anew(harness: Harness) 
     edits = harness.telegram.calls_of("editMessageText")
     assert [c.description for c in edits if not c.ok] == ["Bad Request: message to edit not found"]
     assert "Sorry" not in chat.last.text
+
+
+async def test_a_contact_shared_before_any_booking_reaches_a_new_customer(
+    harness: Harness,
+) -> None:
+    chat = user(harness)
+    await chat.send("/phone")
+
+    await chat.user.share_contact("97333445566")
+    await chat.user.wait_for_reply()
+
+    customer = customer_of(harness.sandbox, chat.user.id)
+    assert customer is not None
+    assert customer.mobile == "+97333445566"
+
+
+async def test_a_phone_number_skiplino_refused_is_not_called_saved(harness: Harness) -> None:
+    chat = user(harness)
+    await to_walk_in_confirm(chat)
+    await chat.tap("Confirm")
+    await chat.send("/phone")
+    harness.sandbox.faults.force("PUT", "/customers/update", 503)
+
+    await chat.user.share_contact("97333445566")
+    await chat.user.wait_for_reply()
+
+    texts = [m.text for m in chat.user.messages()]
+    assert any("couldn't store your phone number" in text for text in texts)
+    assert not any("is saved" in text for text in texts)
+    customer = customer_of(harness.sandbox, chat.user.id)
+    assert customer is not None
+    assert customer.mobile != "+97333445566"
+
+
+async def test_leaving_the_phone_step_by_a_command_takes_the_contact_keyboard_away(
+    harness: Harness,
+) -> None:
+    chat = user(harness)
+    await chat.send("/phone")
+    mark = len(harness.telegram.calls)
+
+    branches = await chat.send("/book")
+
+    assert "Choose a branch" in branches.text
+    removals = [
+        call
+        for call in harness.telegram.calls[mark:]
+        if call.method.lower() == "sendmessage"
+        and "remove_keyboard" in json.dumps(call.params.get("reply_markup", ""))
+    ]
+    assert len(removals) == 1
