@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import re
 import string
 
 import pytest
@@ -151,3 +152,15 @@ def test_every_catalog_message_is_usable_after_compiling() -> None:
     translator = Translator(default_locales_dir())
     for locale in SUPPORTED_LOCALES:
         assert translator.keys(locale) == set(TEXTS[locale])
+
+
+def test_commands_in_right_to_left_texts_are_isolated() -> None:
+    """A bare "/start" in Arabic text shows as "start/"; each command sits in an LRI..PDI."""
+    bare = re.compile(r"(?<!\u2066)/[a-z]+")
+    offenders = {
+        key: form
+        for key, forms in texts_by_key(load("ar")).items()
+        for form in forms
+        if bare.search(form)
+    }
+    assert offenders == {}
