@@ -15,7 +15,11 @@ from bot.settings import SettingsError, load_settings
 
 def _parser() -> argparse.ArgumentParser:
     """Build the argument parser."""
-    parser = argparse.ArgumentParser(prog="skiplino-bot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="skiplino-bot",
+        description="Telegram bot for Skiplino queue tickets and appointments, its Skiplino "
+        "sandbox, and a console demo.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="run the Telegram bot with long polling")

@@ -309,9 +309,10 @@ class Console:
         )
         try:
             # The embedded sandbox starts empty every run, so a customer id linked in an
-            # earlier run would point nowhere: start the console user afresh.
-            await store.put_profile(USER_ID, Profile())
-        except StoreUnavailable:
+            # earlier run would point nowhere: start the console user afresh. Name lookups
+            # are not covered by the connect timeout, hence the overall cap.
+            await asyncio.wait_for(store.put_profile(USER_ID, Profile()), timeout=3)
+        except (StoreUnavailable, TimeoutError):
             await store.close()
             print(self.view.t("console.redis_unavailable"), file=self.stderr, flush=True)
             return memory

@@ -96,8 +96,12 @@ class TelegramBridge:
             return
         if chat.type != ChatType.PRIVATE:
             # Bookings and tickets are personal: in a group, members would share one
-            # conversation and see each other's cards. The bot only talks in private chats.
+            # conversation and see each other's cards. The bot only talks in private chats
+            # (a tap is still answered, so the client stops its spinner).
             log.info("ignoring an update from a %s chat", chat.type)
+            if update.callback_query is not None:
+                with contextlib.suppress(TelegramError):
+                    await update.callback_query.answer()
             return
         if update.callback_query is not None:
             # Answer at once: the client shows a spinner until we do (DESIGN section 5).
