@@ -30,6 +30,8 @@ from conversations.replies import Card
 log = logging.getLogger(__name__)
 
 MENU = "menu"
+# Keeps a seeded step to five base-36 digits in callback data (36**5 > 60 million).
+STEP_SEED_MODULUS = 36**5 // 2
 
 
 def utcnow() -> datetime:
@@ -156,7 +158,11 @@ class Engine:
         except StoreUnavailable:
             await self._store_apology(user, deliver)
             return
-        session = loaded.session or Session(chat_id=chat_id)
+        # A new session's steps start from the clock, not from 0: buttons of an expired
+        # session can then never match a step of the new one and act unexpectedly.
+        session = loaded.session or Session(
+            chat_id=chat_id, step=int(self.clock().timestamp()) % STEP_SEED_MODULUS
+        )
         profile = loaded.profile or Profile()
         ctx = Ctx(
             api=self.api,

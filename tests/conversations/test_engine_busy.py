@@ -1,18 +1,20 @@
-"""A chat whose lock is held answers typed text with "busy", in the user's chosen language."""
+"""Edges of the update cycle: a busy chat, and a session that expired."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 import redis.asyncio as aioredis
 
 from bot.i18n import default_translator
+from bot.sessions.memory_store import MemoryChatStore
 from bot.sessions.models import Profile
 from bot.sessions.redis_store import RedisChatStore
 from bot.skiplino import SkiplinoClient
 from conversations.engine import Engine, Outcome
-from conversations.events import Tap, TextInput, UserInfo
+from conversations.events import Command, Tap, TextInput, UserInfo
 from tests.fakes.harness import START
 
 
@@ -56,4 +58,36 @@ async def test_busy_chat_says_so_in_the_profiles_language_and_changes_nothing(
     assert tapped.cards == []
     assert (await store.load(42, 42)).session is None
     await store.release(42, token)
+    await api.aclose()
+
+
+async def test_a_button_of_an_expired_session_does_not_act_in_the_next_one() -> None:
+    store = MemoryChatStore()
+    api = SkiplinoClient(
+        base_url="http://api/external/v1", api_key="sk_x", transport=httpx.MockTransport(_no_api)
+    )
+    now = [START]
+    engine = Engine(api=api, store=store, timezone=ZoneInfo("Asia/Bahrain"), clock=lambda: now[0])
+    user = UserInfo(id=42, first_name="Layla")
+    seen: list[Outcome] = []
+
+    async def deliver(outcome: Outcome) -> int | None:
+        seen.append(outcome)
+        return None
+
+    await engine.handle(42, user, Command("start"), deliver)
+    old_book = next(
+        b.data for row in seen[-1].cards[0].buttons for b in row if b.data.endswith("|book")
+    )
+    store.kv.delete("session:42")  # the session expired overnight
+    now[0] = START + timedelta(days=1)
+    await engine.handle(42, user, Command("start"), deliver)
+
+    await engine.handle(42, user, Tap(old_book, message_id=1), deliver)
+
+    assert [line.key for line in seen[-1].cards[0].lines][:2] == [
+        "errors.stale_button",
+        "menu.title",
+    ]
+    assert (await store.load(42, 42)).session.state == "menu"  # type: ignore[union-attr]
     await api.aclose()
