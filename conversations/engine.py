@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from bot.aio import running
 from bot.i18n import Msg, resolve_locale
 from bot.sessions.models import Profile, Session
 from bot.sessions.store import ChatBusy, ChatStore, StoreUnavailable
@@ -114,34 +115,23 @@ class Engine:
             return
 
         try:
-            async with self._keep_lock(chat_id, token):
+            async with running(self._renew_lock(chat_id, token)):
                 await self._run(chat_id, token, user, event, deliver, edit_id)
         finally:
             # The lock expires on its own if Redis is gone; never let that mask the update.
             with contextlib.suppress(StoreUnavailable):
                 await self.store.release(chat_id, token)
 
-    @contextlib.asynccontextmanager
-    async def _keep_lock(self, chat_id: int, token: str) -> AsyncIterator[None]:
-        """Renew the chat's lock in the background while the body runs."""
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.lock_renew_seconds)
-                try:
-                    if not await self.store.extend(chat_id, token, self.lock_hold_ms):
-                        log.warning("lost the lock of chat %s mid-update", chat_id)
-                        return
-                except StoreUnavailable:
-                    log.warning("could not renew the lock of chat %s", chat_id)
-
-        task = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def _renew_lock(self, chat_id: int, token: str) -> None:
+        """Keep renewing the chat's lock until cancelled or lost."""
+        while True:
+            await asyncio.sleep(self.lock_renew_seconds)
+            try:
+                if not await self.store.extend(chat_id, token, self.lock_hold_ms):
+                    log.warning("lost the lock of chat %s mid-update", chat_id)
+                    return
+            except StoreUnavailable:
+                log.warning("could not renew the lock of chat %s", chat_id)
 
     async def _run(
         self,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 from telegram import Bot, InlineKeyboardMarkup, Update
@@ -24,6 +23,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.aio import running
 from bot.i18n import Msg, Translator
 from bot.telegram.render import card_markup, card_text
 from conversations.engine import Engine, Outcome
@@ -112,27 +112,17 @@ class TelegramBridge:
         async def deliver(outcome: Outcome) -> int | None:
             return await self.deliver(bot, chat.id, outcome)
 
-        async with self.typing(bot, chat.id):
+        async with running(self.keep_typing(bot, chat.id)):
             await self.engine.handle(chat.id, user, event, deliver)
 
-    @contextlib.asynccontextmanager
-    async def typing(self, bot: Bot, chat_id: int) -> AsyncIterator[None]:
-        """Show "typing…" while the body runs longer than a moment."""
-
-        async def keep_typing() -> None:
-            await asyncio.sleep(TYPING_AFTER_SECONDS)
-            while True:
-                with contextlib.suppress(TelegramError):
-                    await bot.send_chat_action(chat_id, ChatAction.TYPING)
-                await asyncio.sleep(TYPING_EVERY_SECONDS)
-
-        task = asyncio.create_task(keep_typing())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    @staticmethod
+    async def keep_typing(bot: Bot, chat_id: int) -> None:
+        """Show "typing…" once the update takes longer than a moment, until cancelled."""
+        await asyncio.sleep(TYPING_AFTER_SECONDS)
+        while True:
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await asyncio.sleep(TYPING_EVERY_SECONDS)
 
     async def deliver(self, bot: Bot, chat_id: int, outcome: Outcome) -> int | None:
         """Send or edit the outcome's cards; return the id of the last card shown."""

@@ -18,6 +18,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "bot/dates.py": ("telegram", "conversations", "bot.skiplino", "bot.sessions"),
     "conversations": ("telegram", "bot.telegram", "bot.app", "bot.sandbox"),
     "bot/telegram/fake_api.py": ("conversations", "bot.skiplino"),
+    "bot/aio.py": ("telegram", "conversations", "bot.skiplino", "bot.sessions"),
 }
 
 
