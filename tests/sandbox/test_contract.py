@@ -7,25 +7,12 @@ from typing import Any
 import pytest
 
 from bot.sandbox import SampleIds, Sandbox
+from tests.fakes.api_examples import DOC_TICKET
 from tests.sandbox.conftest import ClientFactory
 from tests.sandbox.contract import Contract, ContractViolation
 from tests.sandbox.helpers import PUBLIC, TOMORROW, data, slot
 
-VALID_TICKET: dict[str, Any] = {
-    "id": "k7m2p9x4q1",
-    "ticketNumber": "Q017",
-    "status": "waiting",
-    "statusAt": "2026-06-23T11:10:00.000Z",
-    "type": "sequential",
-    "time": None,
-    "branch": {"id": "802b33af66", "name": "Seef Mall Branch"},
-    "service": {"id": "6fe8fb8b12", "name": "Cash Withdrawal"},
-    "groupOfService": {"id": "7c1f9a3b2d", "name": "Teller Services"},
-    "customer": None,
-    "bookedAt": "2026-06-23T11:08:41.000Z",
-    "queueSize": 6,
-    "waitingTime": 18,
-}
+VALID_TICKET: dict[str, Any] = DOC_TICKET
 
 
 def envelope(ticket: dict[str, Any]) -> dict[str, Any]:

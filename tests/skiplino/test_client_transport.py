@@ -38,6 +38,7 @@ from bot.skiplino import (
     UnexpectedResponseError,
     UnprocessableEntityError,
 )
+from tests.fakes.api_examples import DOC_TICKET
 
 BASE_URL = "https://api.test/external/v1"
 API_KEY = "sk_test_4f9c2e7a1b"
@@ -54,21 +55,7 @@ GROUP = {
     ],
 }
 SLOT = {"time": "2026-07-01T09:30:00.000Z", "remaining": 3}
-TICKET: dict[str, Any] = {
-    "id": "k7m2p9x4q1",
-    "ticketNumber": "Q017",
-    "status": "waiting",
-    "statusAt": "2026-06-23T11:10:00.000Z",
-    "type": "sequential",
-    "time": None,
-    "branch": {"id": "802b33af66", "name": "Seef Mall Branch"},
-    "service": {"id": "6fe8fb8b12", "name": "Cash Withdrawal"},
-    "groupOfService": {"id": "7c1f9a3b2d", "name": "Teller Services"},
-    "customer": None,
-    "bookedAt": "2026-06-23T11:08:41.000Z",
-    "queueSize": 6,
-    "waitingTime": 18,
-}
+TICKET: dict[str, Any] = DOC_TICKET
 CUSTOMER: dict[str, Any] = {
     "_id": "9f2c8b7a4e1d6c3f0a5b8e2d7c4f1a9b",
     "externalId": "tg-42",
