@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from benchmarks.redis_counting import RedisCounter, counting_client
-from bot.sessions.memory_store import MemoryChatStore
 from bot.sessions.models import Session
 from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore
+from bot.testing.memory_store import MemoryChatStore
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 FIRST_CHAT = 920_000_001

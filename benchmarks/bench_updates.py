@@ -1,6 +1,6 @@
 """Own the end-to-end update benchmark: many users booking at once through the whole bot.
 
-Drives the real stack in one process, wired as in tests/fakes/harness.py: real Applications
+Drives the real stack in one process, wired as in bot/testing/stack.py: real Applications
 and engines, the fake Bot API at PTB's request seam, the Skiplino sandbox through
 httpx.ASGITransport, and RedisChatStore on a real Redis under a unique prefix (deleted at the
 end). Each simulated user walks a walk-in booking and an appointment booking, acting again as
@@ -31,11 +31,11 @@ import redis.asyncio as aioredis
 from telegram import Update
 
 from benchmarks.redis_counting import RedisCounter, counting_client, server_commandstats
-from bot.sandbox import OPERATIONS, RecordedRequest
-from bot.telegram.fake_api import FakeBotAPI, FakeUser, TranscriptEvent
+from bot.testing.fake_api import FakeBotAPI, FakeUser, TranscriptEvent
+from bot.testing.stack import BotWorker, Stack
 from conversations.engine import Deliver, Engine
 from conversations.events import Event, UserInfo
-from tests.fakes.harness import BotWorker, Harness
+from sandbox import OPERATIONS, RecordedRequest
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # How long one update may take before the user gives up on it (counted as a failure).
@@ -261,7 +261,7 @@ class Balancer:
 
 @contextlib.asynccontextmanager
 async def running(
-    harness: Harness, probe: Probe, count: int, *, rate_limiter: bool
+    harness: Stack, probe: Probe, count: int, *, rate_limiter: bool
 ) -> AsyncIterator[Balancer | None]:
     """Start ``count`` workers (one polling, or several behind a balancer); stop them after."""
     workers = [harness.worker() for _ in range(count)]
@@ -294,7 +294,7 @@ async def running(
 # One scenario
 
 
-async def warm_check(harness: Harness, probe: Probe) -> Counter[str]:
+async def warm_check(harness: Stack, probe: Probe) -> Counter[str]:
     """Let one more user open the branch list and a branch; return its Skiplino calls."""
     before = len(harness.sandbox.requests)
     user = harness.telegram.user(FIRST_USER_ID - 1, first_name="Late")
@@ -320,7 +320,7 @@ async def scenario(options: Options, latency_ms: float) -> None:
     redis = counting_client(options.redis_url, counter)
     plain: aioredis.Redis = aioredis.Redis.from_url(options.redis_url)
     prefix = f"bench-{uuid.uuid4().hex[:12]}"
-    harness = Harness(redis=redis, prefix=prefix)
+    harness = Stack(redis=redis, prefix=prefix)
     harness.sandbox.faults.set(latency_ms=latency_ms)
     probe = Probe()
     unsubscribe = harness.telegram.subscribe(probe.on_event)

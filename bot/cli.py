@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_webhook(settings, set_webhook=args.set_webhook)
         return 0
     if args.command == "sandbox":
-        from bot.sandbox.server import serve
+        from sandbox.server import serve
 
         secret = args.secret_key
         if secret is None:

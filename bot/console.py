@@ -28,15 +28,15 @@ import httpx
 from bot.app import build_application, build_engine, make_translator
 from bot.i18n import Msg, Translator, resolve_locale
 from bot.logs import setup_logging
-from bot.sandbox import Sandbox
-from bot.sessions.memory_store import MemoryChatStore
 from bot.sessions.models import Profile
 from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore, StoreUnavailable
 from bot.settings import Settings
 from bot.skiplino import SkiplinoClient
-from bot.telegram.fake_api import ChatMessage, FakeBotAPI, FakeRequest, FakeUser, TranscriptEvent
 from bot.telegram.handlers import AnyApplication
+from bot.testing.fake_api import ChatMessage, FakeBotAPI, FakeRequest, FakeUser, TranscriptEvent
+from bot.testing.memory_store import MemoryChatStore
+from sandbox import Sandbox
 
 # The Bot API fake accepts any token; PTB only needs a non-empty one.
 CONSOLE_TOKEN = "1:console"

@@ -34,6 +34,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from importlib import resources
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -404,8 +405,8 @@ def _isolate_time(text: str) -> str:
 
 
 def default_locales_dir() -> Path:
-    """Return the repository's locales/ folder, found relative to this package."""
-    return Path(__file__).resolve().parent.parent / "locales"
+    """Return the folder of the shipped catalogs (the ``locales`` package's data)."""
+    return Path(str(resources.files("locales")))
 
 
 @functools.cache

@@ -5,7 +5,6 @@ Must not import Telegram, conversations or the Skiplino client.
 
 from __future__ import annotations
 
-from bot.sessions.memory_store import MemoryChatStore
 from bot.sessions.models import Profile, Session
 from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatBusy, ChatStore, Loaded, StoreUnavailable
@@ -14,7 +13,6 @@ __all__ = [
     "ChatBusy",
     "ChatStore",
     "Loaded",
-    "MemoryChatStore",
     "Profile",
     "RedisChatStore",
     "Session",

@@ -16,10 +16,10 @@ from typing import Literal
 
 import httpx
 
-from bot.sandbox import Customer, Sandbox, Ticket
 from bot.sessions.models import Session
 from bot.skiplino import SkiplinoClient
-from bot.telegram.fake_api import ChatMessage
+from bot.testing.fake_api import ChatMessage
+from sandbox import Customer, Sandbox, Ticket
 from tests.fakes.harness import SECRET_KEY, Chat, Harness
 
 # Where the sample company's appointment service sits (Seef Mall > Customer Service).

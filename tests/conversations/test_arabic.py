@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from bot.i18n import Msg, default_translator
-from bot.sandbox import Sandbox
-from bot.telegram.fake_api import ChatMessage
+from bot.testing.fake_api import ChatMessage
+from sandbox import Sandbox
 from tests.fakes.harness import Chat, Harness
 
 LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"

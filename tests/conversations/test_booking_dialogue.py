@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from bot.sandbox.state import APPOINTMENT, SEQUENTIAL, UPCOMING, WAITING
+from sandbox.state import APPOINTMENT, SEQUENTIAL, UPCOMING, WAITING
 from tests.conversations.booking_steps import (
     APPOINTMENT_GROUP,
     APPOINTMENT_SERVICE,

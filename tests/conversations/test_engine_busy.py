@@ -9,10 +9,10 @@ import httpx
 import redis.asyncio as aioredis
 
 from bot.i18n import default_translator
-from bot.sessions.memory_store import MemoryChatStore
 from bot.sessions.models import Profile
 from bot.sessions.redis_store import RedisChatStore
 from bot.skiplino import SkiplinoClient
+from bot.testing.memory_store import MemoryChatStore
 from conversations.engine import Engine, Outcome
 from conversations.events import Command, Tap, TextInput, UserInfo
 from tests.fakes.harness import START

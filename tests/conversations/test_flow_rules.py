@@ -19,13 +19,13 @@ import redis.asyncio as aioredis
 
 from bot.app import build_engine
 from bot.i18n import Msg, Translator
-from bot.sandbox import Sandbox
 from bot.sessions.models import Session
 from bot.sessions.redis_store import RedisChatStore
 from conversations import callback
 from conversations.engine import Engine, Outcome
 from conversations.events import Command, Event, Tap, TextInput, UserInfo
 from conversations.replies import Button, ButtonKind, Card
+from sandbox import Sandbox
 from tests.conftest import REDIS_URL
 from tests.conversations.booking_steps import (
     STALE_LINE,

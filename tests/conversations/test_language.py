@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from bot.app import build_application, build_engine, set_commands
 from bot.i18n import Translator, catalog_path, default_locales_dir
-from bot.telegram.fake_api import FakeBotAPI, FakeRequest
+from bot.testing.fake_api import FakeBotAPI, FakeRequest
 from tests.fakes.harness import TOKEN, BotWorker, Chat, Harness, settings, skiplino_client
 
 ARABIC_LETTER = re.compile("[\u0600-\u06ff]")

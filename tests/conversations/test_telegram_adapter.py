@@ -13,9 +13,9 @@ import redis.asyncio as aioredis
 from telegram import Update
 
 from bot.i18n import Msg
-from bot.sessions.memory_store import MemoryChatStore
 from bot.skiplino import SkiplinoClient
-from bot.telegram.fake_api import FakeBotAPI
+from bot.testing.fake_api import FakeBotAPI
+from bot.testing.memory_store import MemoryChatStore
 from conversations.engine import Engine, Outcome
 from conversations.events import Command, Tap, UserInfo
 from conversations.replies import Button

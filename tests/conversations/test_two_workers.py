@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.telegram.fake_api import FakeBotAPI
+from bot.testing.fake_api import FakeBotAPI
 from tests.conversations.booking_steps import (
     BRANCH,
     SteadyChat,

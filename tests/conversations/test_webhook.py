@@ -23,10 +23,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.app import build_application, build_engine
-from bot.sandbox import Sandbox
 from bot.sessions.redis_store import RedisChatStore
-from bot.telegram.fake_api import FakeBotAPI, FakeRequest
 from bot.telegram.webhook import SECRET_HEADER, create_webhook_app
+from bot.testing.fake_api import FakeBotAPI, FakeRequest
+from sandbox import Sandbox
 from tests.conversations.booking_steps import (
     APPOINTMENT_GROUP,
     APPOINTMENT_SERVICE,

@@ -16,8 +16,8 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from bot.telegram.fake_api import FakeBotAPI
-from bot.telegram.fake_server import FakeBotAPIServer
+from bot.testing.fake_api import FakeBotAPI
+from bot.testing.fake_server import FakeBotAPIServer
 from tests.conftest import REDIS_URL
 from tests.e2e.processes import Children, SandboxProcess, UserChat, start_sandbox
 

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 
-from bot.telegram.fake_api import ChatMessage, FakeBotAPI, FakeUser
+from bot.testing.fake_api import ChatMessage, FakeBotAPI, FakeUser
 
 VENV_BIN = Path(sys.executable).parent
 # The console script of pyproject's [project.scripts]; `python -m bot` is the fallback.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 from datetime import date
 
-from bot.telegram.fake_server import FakeBotAPIServer
+from bot.testing.fake_server import FakeBotAPIServer
 from tests.e2e.conftest import BotEnv, ChatOf
 from tests.e2e.processes import Children, SandboxProcess, start_bot
 

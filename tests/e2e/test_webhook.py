@@ -14,7 +14,7 @@ import time
 
 import httpx
 
-from bot.telegram.fake_server import FakeBotAPIServer
+from bot.testing.fake_server import FakeBotAPIServer
 from tests.e2e.conftest import BotEnv, ChatOf
 from tests.e2e.processes import (
     START_TIMEOUT,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from bot.sandbox import SampleIds, Sandbox
+from sandbox import SampleIds, Sandbox
 from tests.sandbox.contract import Contract
 from tests.sandbox.helpers import BASE_URL, NOW, PUBLIC, SECRET
 

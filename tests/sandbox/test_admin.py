@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.sandbox import SampleIds, Sandbox
+from sandbox import SampleIds, Sandbox
 from tests.sandbox.conftest import ClientFactory, FakeClock
 from tests.sandbox.helpers import TOMORROW, data, slot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.sandbox import OPERATIONS, SampleIds, Sandbox
+from sandbox import OPERATIONS, SampleIds, Sandbox
 from tests.sandbox.conftest import ClientFactory
 from tests.sandbox.helpers import PUBLIC
 

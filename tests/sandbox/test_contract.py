@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox import SampleIds, Sandbox
+from sandbox import SampleIds, Sandbox
 from tests.fakes.api_examples import DOC_TICKET
 from tests.sandbox.conftest import ClientFactory
 from tests.sandbox.contract import Contract, ContractViolation

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox import SampleIds, Sandbox
+from sandbox import SampleIds, Sandbox
 from tests.sandbox.conftest import ClientFactory, FakeClock
 from tests.sandbox.helpers import data, error
 

@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from bot.sandbox import FaultSpecError, SampleIds, Sandbox
-from bot.sandbox.faults import Faults, parse_forced, parse_route
+from sandbox import FaultSpecError, SampleIds, Sandbox
+from sandbox.faults import Faults, parse_forced, parse_route
 from tests.sandbox.conftest import ClientFactory, FakeClock
 from tests.sandbox.helpers import data, error
 

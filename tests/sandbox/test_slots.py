@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.sandbox import SampleIds, Sandbox
+from sandbox import SampleIds, Sandbox
 from tests.sandbox.conftest import ClientFactory, FakeClock
 from tests.sandbox.helpers import NOW, TODAY, TOMORROW, data, error, local_hhmm, slot
 

@@ -1,6 +1,6 @@
 """The typed Skiplino client against the in-process sandbox: every operation, every error.
 
-The client talks to ``bot.sandbox`` through ``httpx.ASGITransport``, so each test runs the
+The client talks to ``sandbox`` through ``httpx.ASGITransport``, so each test runs the
 real request building, the real sandbox rules and the real response parsing; the only
 stand-in is ``DeadlineTransport``, which gives the in-process transport the read timeout a
 network transport has. The sandbox clock stands still at ``NOW`` so queues never move.
@@ -17,8 +17,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from bot.sandbox import SampleIds, Sandbox
-from bot.sandbox import handlers as sandbox_rules
 from bot.skiplino import (
     CUSTOMER_TICKETS_PAGE_LIMIT_MAX,
     CUSTOMERS_PAGE_LIMIT_MAX,
@@ -39,6 +37,8 @@ from bot.skiplino import (
     TicketType,
     UnprocessableEntityError,
 )
+from sandbox import SampleIds, Sandbox
+from sandbox import handlers as sandbox_rules
 
 BAHRAIN = ZoneInfo("Asia/Bahrain")
 # 10:00 on Tuesday 1 December 2026 in Bahrain: the 08:00-09:30 slots of today are past.
@@ -235,7 +235,7 @@ NAMES = [name for name, *_ in OPERATIONS]
 
 def test_the_table_covers_all_thirteen_operations_of_the_sandbox() -> None:
     """Keep the per-operation tests in step with the operations the sandbox serves."""
-    from bot.sandbox import OPERATIONS as SANDBOX_OPERATIONS
+    from sandbox import OPERATIONS as SANDBOX_OPERATIONS
 
     assert len(OPERATIONS) == len(SANDBOX_OPERATIONS) == 13
     assert {(m, r.replace("*", "{}")) for _, m, r, _ in OPERATIONS} == {

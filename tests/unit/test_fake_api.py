@@ -39,8 +39,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.fake_api import FakeBotAPI, FakeRequest, FakeUser
-from bot.telegram.fake_server import FakeBotAPIServer
+from bot.testing.fake_api import FakeBotAPI, FakeRequest, FakeUser
+from bot.testing.fake_server import FakeBotAPIServer
 
 TOKEN = "123:TEST"
 EchoApp = Application[Any, Any, Any, Any, Any, Any]

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.telegram.fake_api import FakeBotAPI
+from bot.testing.fake_api import FakeBotAPI
 from tests.fakes.asgi_server import serving
 
 SECRET = "s3cret_Token-1"

@@ -17,12 +17,12 @@ from redis.backoff import NoBackoff
 from bot.sessions import (
     ChatBusy,
     ChatStore,
-    MemoryChatStore,
     Profile,
     RedisChatStore,
     Session,
     StoreUnavailable,
 )
+from bot.testing.memory_store import MemoryChatStore
 from tests.conftest import REDIS_URL
 
 CHAT = 1001

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot.sandbox.state import (
+from sandbox.state import (
     APPOINTMENT,
     CANCELLED,
     SEQUENTIAL,

@@ -3,10 +3,10 @@
 Must not import bot.skiplino, telegram or conversations; it only speaks HTTP (Starlette).
 """
 
-from bot.sandbox.app import OPERATIONS, RecordedRequest, Sandbox, locale_of
-from bot.sandbox.data import SampleIds
-from bot.sandbox.faults import Faults, FaultSpecError
-from bot.sandbox.state import Branch, Customer, Group, Service, Ticket
+from sandbox.app import OPERATIONS, RecordedRequest, Sandbox, locale_of
+from sandbox.data import SampleIds
+from sandbox.faults import Faults, FaultSpecError
+from sandbox.state import Branch, Customer, Group, Service, Ticket
 
 __all__ = [
     "OPERATIONS",

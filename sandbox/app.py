@@ -35,11 +35,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Mount, Route
 
-from bot.sandbox import handlers
-from bot.sandbox.data import SampleIds, build_sample
-from bot.sandbox.faults import API_PREFIX, Faults, FaultSpecError
-from bot.sandbox.handlers import Call, Handler, Reply
-from bot.sandbox.state import Branch, Customer, Ticket, World, to_utc
+from sandbox import handlers
+from sandbox.data import SampleIds, build_sample
+from sandbox.faults import API_PREFIX, Faults, FaultSpecError
+from sandbox.handlers import Call, Handler, Reply
+from sandbox.state import Branch, Customer, Ticket, World, to_utc
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

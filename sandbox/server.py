@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from bot.sandbox.app import Sandbox
-from bot.sandbox.faults import FaultSpecError, Route, parse_forced, parse_route
+from sandbox.app import Sandbox
+from sandbox.faults import FaultSpecError, Route, parse_forced, parse_route
 
 
 class _Server(uvicorn.Server):

@@ -6,7 +6,7 @@ so a test can drive `FakeUser` on the same `FakeBotAPI` while a bot - in-process
 subprocess pointed at it through ``TELEGRAM_API_URL`` - polls it. Keep that loop free:
 await, do not block (``time.sleep``, ``subprocess.run``) while the bot talks to the server.
 
-Must not import conversations or bot.skiplino.
+Must not import conversations or bot.skiplino. The benchmarks serve the fake over HTTP with it too.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.telegram.fake_api import ApiResponse, FakeBotAPI
+from bot.testing.fake_api import ApiResponse, FakeBotAPI
 
 __all__ = ["FakeBotAPIServer", "create_app"]
 

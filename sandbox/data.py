@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.sandbox.state import (
+from sandbox.state import (
     APPOINTMENT,
     BOOKING_DAYS,
     CANCELLED,
