@@ -31,9 +31,9 @@ import redis.asyncio as aioredis
 from telegram import Update
 
 from benchmarks.redis_counting import RedisCounter, counting_client, server_commandstats
+from bot.telegram.handlers import Show, TelegramBridge
 from bot.testing.fake_api import FakeBotAPI, FakeUser, TranscriptEvent
 from bot.testing.stack import BotWorker, Stack
-from conversations.engine import Deliver, Engine
 from conversations.events import Event, UserInfo
 from sandbox import OPERATIONS, RecordedRequest
 
@@ -105,7 +105,7 @@ def choose(user_index: int, round_index: int, kind: str, labels: list[str]) -> s
 
 @dataclass
 class Probe:
-    """Watch the fake Bot API and the engines to time each user's update."""
+    """Watch the fake Bot API and the bridges to time each user's update."""
 
     pending: dict[int, asyncio.Future[float]] = field(default_factory=dict)
     card_at: dict[int, float] = field(default_factory=dict)
@@ -127,25 +127,25 @@ class Probe:
             self.card_at[chat_id] = time.perf_counter()
 
     def done(self, chat_id: int) -> None:
-        """Note that the engine finished an update of ``chat_id`` (lock released)."""
+        """Note that the bridge finished an update of ``chat_id`` (lock released)."""
         future = self.pending.pop(chat_id, None)
         if future is not None and not future.done():
             future.set_result(time.perf_counter())
 
-    def time_engine(self, engine: Engine) -> None:
-        """Make ``engine`` report each finished update to this probe."""
-        original = engine.handle
+    def time_bridge(self, bridge: TelegramBridge) -> None:
+        """Make ``bridge`` report each finished update to this probe."""
+        original = bridge.handle
 
-        async def handle(chat_id: int, user: UserInfo, event: Event, deliver: Deliver) -> None:
-            """Run the engine's handle and report when it returned."""
+        async def handle(chat_id: int, user: UserInfo, event: Event, show: Show) -> None:
+            """Run the bridge's handle and report when it returned."""
             self.entered_at[chat_id] = time.perf_counter()
             try:
-                await original(chat_id, user, event, deliver)
+                await original(chat_id, user, event, show)
             finally:
                 self.done(chat_id)
 
-        # Instrumentation of the instance only: the bridge calls engine.handle per update.
-        engine.handle = handle  # type: ignore[method-assign]
+        # Instrumentation of the instance only: on_update calls bridge.handle per update.
+        bridge.handle = handle  # type: ignore[method-assign]
 
 
 @dataclass
@@ -153,8 +153,8 @@ class Sample:
     """The timing of one update."""
 
     card: float | None  # seconds from the action to the first card sent/edited
-    done: float | None  # seconds from the action to the engine's return (lock released)
-    queued: float | None  # seconds from the action to the engine starting on it
+    done: float | None  # seconds from the action to the turn's end (lock released)
+    queued: float | None  # seconds from the action to the bridge starting on it
 
 
 @dataclass
@@ -266,7 +266,7 @@ async def running(
     """Start ``count`` workers (one polling, or several behind a balancer); stop them after."""
     workers = [harness.worker() for _ in range(count)]
     for worker in workers:
-        probe.time_engine(worker.engine)
+        probe.time_bridge(worker.bridge)
         if not rate_limiter:
             # Benchmark-only switch: build_application always installs the limiter.
             worker.application.bot._rate_limiter = None
@@ -449,11 +449,11 @@ def report(options: Options, latency_ms: float, f: Figures) -> None:
         # Little's law: how many updates were in flight on average, i.e. chats served at once.
         print(f"in flight (avg)   {throughput * mean:.1f} updates (throughput x mean time)")
     print(f"action -> card    {percentiles(cards)}")
-    print(f"action -> done    {percentiles(dones)}  (engine returned, lock released)")
+    print(f"action -> done    {percentiles(dones)}  (turn ended, lock released)")
     queued = [s.queued for s in f.samples if s.queued is not None]
     inside = [s.done - s.queued for s in f.samples if s.done is not None and s.queued is not None]
-    print(f"  of which queued {percentiles(queued)}  (fetch + PTB, before the engine)")
-    print(f"  in the engine   {percentiles(inside)}")
+    print(f"  of which queued {percentiles(queued)}  (fetch + PTB, before the turn)")
+    print(f"  in the turn     {percentiles(inside)}")
     missing = len(f.samples) - len(cards)
     if missing or f.derailed:
         print(f"no card           {missing} update(s); derailed rounds {f.derailed}")

@@ -1,5 +1,7 @@
 """Own the composition root: settings -> Redis store, Skiplino client, engine, Application.
 
+The chat lock's timing (``LockTimes``) is chosen here, for the bridge that runs the turns.
+
 The only place where the pieces are wired together.
 """
 
@@ -20,7 +22,7 @@ from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore
 from bot.settings import Settings
 from bot.skiplino import SkiplinoClient
-from bot.telegram.handlers import AnyApplication, TelegramBridge, install
+from bot.telegram.handlers import AnyApplication, LockTimes, TelegramBridge, install
 from conversations.engine import Engine, utcnow
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ def build_application(
     updates_request: BaseRequest | None = None,
     token: str | None = None,
 ) -> AnyApplication:
-    """Make the python-telegram-bot Application around ``engine``."""
+    """Make the python-telegram-bot Application around ``engine`` and its store."""
     translator = translator or make_translator(settings)
     if token is None:
         secret = settings.telegram_bot_token
@@ -114,7 +116,7 @@ def build_application(
         await engine.store.close()
 
     application = builder.post_init(post_init).post_shutdown(post_shutdown).build()
-    install(application, TelegramBridge(engine, translator))
+    install(application, TelegramBridge(engine, engine.store, translator, lock=LockTimes()))
     return application
 
 

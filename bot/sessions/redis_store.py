@@ -16,9 +16,12 @@ therefore fail with CROSSSLOT. The store takes a plain ``redis.asyncio.Redis``, 
 only matters if it is ever ported to ``RedisCluster``: then write the profile in a second
 call after a successful CAS.
 
-Cost of one update in steady state: acquire (1 round trip: EVALSHA of SET NX PX), load
-(1: MGET), commit (1: EVALSHA). The first call of each script after a Redis restart
-costs two more (NOSCRIPT, then SCRIPT LOAD).
+Cost of one turn (``ChatStore.turn``) in steady state, one round trip each, in this
+order: acquire (EVALSHA of ``_ACQUIRE``: SET NX PX), load (MGET), save (EVALSHA of
+``_COMMIT`` with release "0"), release (EVALSHA of ``_DELETE_IF_EQUAL`` on the lock);
+plus one EVALSHA of ``_EXTEND`` per renewal while the turn runs. A ``commit`` with
+release "1" saves and unlocks in one trip. The first call of each script after a Redis
+restart costs two more (NOSCRIPT, then SCRIPT LOAD).
 
 Must not import Telegram, conversations or the Skiplino client.
 """
@@ -36,6 +39,7 @@ from redis.exceptions import RedisError
 
 from bot.sessions.models import Profile, Session
 from bot.sessions.store import (
+    ChatStore,
     Loaded,
     StoreUnavailable,
     check_ttl,
@@ -44,18 +48,20 @@ from bot.sessions.store import (
     poll_for_lock,
 )
 
-# Delete KEYS[1] only while it still holds ARGV[1]: releases a lock we still own, and
-# removes a corrupt session without clobbering a document written meanwhile.
-_DELETE_IF_EQUAL = """
+# SET NX PX, but also succeed when the lock already holds our token: if the reply to an
+# earlier attempt was lost and redis-py retried, the lock is ours, not someone else's.
+# KEYS: lock. ARGV: token, hold ms.
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  return 1
 end
 return 0
 """
 
-# SET NX PX, but also succeed when the lock already holds our token: if the reply to an
-# earlier attempt was lost and redis-py retried, the lock is ours, not someone else's.
-# KEYS: lock. ARGV: token, hold ms. Prolongs the lock only while it is still ours.
+# Prolong the lock only while it is still ours. KEYS: lock. ARGV: token, hold ms.
 _EXTEND = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -63,12 +69,11 @@ end
 return 0
 """
 
-_ACQUIRE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return 1
-end
+# Delete KEYS[1] only while it still holds ARGV[1]: releases a lock we still own, and
+# removes a corrupt session without clobbering a document written meanwhile.
+_DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return 1
+  return redis.call('DEL', KEYS[1])
 end
 return 0
 """
@@ -119,7 +124,7 @@ def _text(raw: bytes | str | None) -> str | None:
     return raw
 
 
-class RedisChatStore:
+class RedisChatStore(ChatStore):
     """Chat store on one Redis server; safe to share between worker processes."""
 
     def __init__(

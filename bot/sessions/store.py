@@ -1,8 +1,22 @@
 """Own the chat store interface: per-chat lock, session and profile documents, a short cache.
 
-One update does: ``acquire`` the chat's lock -> ``load`` session + profile -> run the
-transition -> ``commit`` (compare-and-set, TTL, optional profile, lock release). Backends:
-``RedisChatStore`` (production) and ``MemoryChatStore`` (console demo, no Redis).
+One update is one ``turn``, written here once for every backend::
+
+    async with store.turn(chat_id, user_id, wait=..., hold_ms=..., renew_seconds=...) as turn:
+        ...                                # turn.session, turn.profile: what was stored
+        await turn.save(session, profile)  # compare-and-set, TTL; the lock stays held
+        ...                                # send the replies, still under the lock
+    # the lock is released here, also on error or cancellation
+
+Entering ``acquire``s the chat's lock (``ChatBusy`` after ``wait``, ``StoreUnavailable``
+when the store is down), starts renewing it every ``renew_seconds`` in the background
+(``extend``) and ``load``s session + profile. ``save`` is ``commit(release=False)``.
+Leaving stops the renewal (waiting a bounded time) and ``release``s the lock if it is
+still ours; a store outage at that point is swallowed, the lock then expires on its own.
+
+Backends implement the primitives (``acquire``, ``extend``, ``load``, ``commit``,
+``release``, profiles, cache) and inherit ``turn`` from ``ChatStore``: ``RedisChatStore``
+(production) and ``MemoryChatStore`` (console demo and tests, no Redis).
 
 Must not import Telegram, conversations or the Skiplino client.
 """
@@ -10,6 +24,7 @@ Must not import Telegram, conversations or the Skiplino client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -20,6 +35,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from bot.aio import STOP_TIMEOUT_SECONDS, pause, running
 from bot.sessions.models import Profile, Session
 
 log = logging.getLogger(__name__)
@@ -47,7 +63,31 @@ class Loaded:
 
 
 class ChatStore(Protocol):
-    """Keep sessions (with TTL) and profiles (without), and serialise updates of one chat."""
+    """Keep sessions (with TTL) and profiles (without), and serialise updates of one chat.
+
+    Backends subclass it explicitly: they implement the primitives and inherit ``turn``.
+    """
+
+    def turn(
+        self,
+        chat_id: int,
+        user_id: int,
+        *,
+        wait: float,
+        hold_ms: int,
+        renew_seconds: float,
+        stop_timeout: float = STOP_TIMEOUT_SECONDS,
+    ) -> Turn:
+        """Return one update of ``chat_id`` by ``user_id``, to run with ``async with``."""
+        return Turn(
+            self,
+            chat_id,
+            user_id,
+            wait=wait,
+            hold_ms=hold_ms,
+            renew_seconds=renew_seconds,
+            stop_timeout=stop_timeout,
+        )
 
     async def acquire(self, chat_id: int, *, wait: float = 5.0, hold_ms: int = 30_000) -> str:
         """Lock the chat for ``hold_ms`` and return the token; raise ChatBusy after ``wait``."""
@@ -72,11 +112,13 @@ class ChatStore(Protocol):
     ) -> bool:
         """Save ``session`` if its version is current, write ``profile``, release the lock.
 
-        ``release=False`` keeps the lock (the caller releases it after sending the replies).
+        ``release=False`` keeps the lock (``Turn.save`` does so: the lock is released when
+        the turn ends, after the replies are sent).
 
         On success the stored version is ``session.version + 1`` and ``session.version`` is
-        set to it. On a version mismatch nothing is written, the lock is still released and
-        False is returned. The lock is released only if ``token`` still holds it.
+        set to it. On a version mismatch nothing is written (neither session nor profile)
+        and False is returned; the lock is still released when ``release`` is True. The
+        lock is released only if ``token`` still holds it.
         """
         ...
 
@@ -111,6 +153,93 @@ class ChatStore(Protocol):
     async def close(self) -> None:
         """Release the store's resources."""
         ...
+
+
+class Turn:
+    """One update of a chat under its lock: entering locks and loads, leaving releases."""
+
+    def __init__(
+        self,
+        store: ChatStore,
+        chat_id: int,
+        user_id: int,
+        *,
+        wait: float,
+        hold_ms: int,
+        renew_seconds: float,
+        stop_timeout: float,
+    ) -> None:
+        """Remember what to lock and how; nothing happens until the turn is entered."""
+        self._store = store
+        self.chat_id = chat_id
+        self.user_id = user_id
+        self._wait = wait
+        # The lock is renewed while the turn runs, so a slow Skiplino never lets a second
+        # update of the chat in (it would not see this one's booking yet); a crashed
+        # process holds it for at most hold_ms.
+        self._hold_ms = hold_ms
+        self._renew_seconds = renew_seconds
+        self._stop_timeout = stop_timeout
+        self._token: str | None = None
+        self._exits = contextlib.AsyncExitStack()
+        self.session: Session | None = None
+        self.profile: Profile | None = None
+
+    async def __aenter__(self) -> Turn:
+        """Lock the chat, start renewing the lock, load session and profile."""
+        if self._token is not None:
+            raise RuntimeError("a turn can be entered only once")
+        token = await self._store.acquire(self.chat_id, wait=self._wait, hold_ms=self._hold_ms)
+        self._token = token
+        try:
+            self._exits.push_async_callback(self._release, token)
+            await self._exits.enter_async_context(
+                running(self._renew, stop_timeout=self._stop_timeout)
+            )
+            loaded = await self._store.load(self.chat_id, self.user_id)
+        except BaseException:
+            await self._exits.aclose()
+            raise
+        self.session = loaded.session
+        self.profile = loaded.profile
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Stop renewing the lock, then release it."""
+        await self._exits.aclose()
+
+    async def save(self, session: Session, profile: Profile | None = None) -> bool:
+        """Save ``session`` (and ``profile`` if given) by compare-and-set; keep the lock.
+
+        False when the stored version moved on (our lock expired and another worker wrote
+        the chat): nothing is written then. Raises StoreUnavailable when the store is down.
+        """
+        if self._token is None:
+            raise RuntimeError("save needs an entered turn")
+        return await self._store.commit(
+            self.chat_id,
+            self._token,
+            session,
+            profile=(self.user_id, profile) if profile is not None else None,
+            release=False,
+        )
+
+    async def _renew(self, stop: asyncio.Event) -> None:
+        """Keep extending the lock until stopped, or until it is no longer ours."""
+        assert self._token is not None
+        while not await pause(stop, self._renew_seconds):
+            try:
+                if not await self._store.extend(self.chat_id, self._token, self._hold_ms):
+                    log.warning("lost the lock of chat %s mid-update", self.chat_id)
+                    return
+            except StoreUnavailable:
+                log.warning("could not renew the lock of chat %s", self.chat_id)
+
+    async def _release(self, token: str) -> None:
+        """Release the lock if ``token`` still holds it; a store outage is not an error here."""
+        # The lock expires on its own if the store is gone; never let that mask the update.
+        with contextlib.suppress(StoreUnavailable):
+            await self._store.release(self.chat_id, token)
 
 
 async def poll_for_lock(try_once: Callable[[], Awaitable[bool]], wait: float) -> None:

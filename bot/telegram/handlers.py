@@ -1,7 +1,10 @@
 """Own the bridge from Telegram updates to the conversation engine and back.
 
-Update -> event; engine runs it under the chat's lock; the outcome is rendered and sent
-(edits in place after a tap, a new card after typed text). Must not import the flows.
+Update -> event -> one ``ChatStore.turn`` of the chat: lock and load, ``Engine.run``,
+compare-and-set save, then the reply is rendered and sent (edits in place after a tap, a
+new card after typed text) while the lock is still held, so two workers never interleave
+one chat's messages; the lock is released when the turn ends. A busy chat and a store
+that cannot be reached are answered here too. Must not import the flows.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from telegram import Bot, InlineKeyboardMarkup, Update
@@ -23,10 +28,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.aio import running
+from bot.aio import pause, running
 from bot.i18n import Msg, Translator
+from bot.sessions.store import ChatBusy, ChatStore, StoreUnavailable
 from bot.telegram.render import card_markup, card_text
-from conversations.engine import Engine, Outcome
+from conversations.engine import Engine
 from conversations.events import Command, ContactShared, Event, Tap, TextInput, UserInfo
 from conversations.replies import Card
 
@@ -38,6 +44,29 @@ AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 # A call slower than this shows "typing…" so the user knows the bot is on it.
 TYPING_AFTER_SECONDS = 0.4
 TYPING_EVERY_SECONDS = 4.5
+
+
+@dataclass
+class LockTimes:
+    """How long an update waits for its chat's lock, holds it, and how often it renews it."""
+
+    wait: float = 5.0
+    # Renewed every renew_seconds while the update runs, so a slow Skiplino never lets a
+    # second update of the chat in; a crashed process holds the lock for at most hold_ms.
+    hold_ms: int = 10_000
+    renew_seconds: float = 3.0
+
+
+@dataclass
+class Reply:
+    """What to show for one update, in which language, and which message to edit."""
+
+    cards: list[Card] = field(default_factory=list)
+    locale: str = "en"
+    edit_message_id: int | None = None
+
+
+Show = Callable[[Reply], Awaitable[None]]
 
 
 def user_info(update: Update) -> UserInfo | None:
@@ -74,11 +103,21 @@ def event_of(update: Update) -> Event | None:
 
 
 class TelegramBridge:
-    """Run each update through the engine and show the outcome."""
+    """Run each update through the engine inside its chat's turn and show the reply."""
 
-    def __init__(self, engine: Engine, translator: Translator) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: ChatStore,
+        translator: Translator,
+        *,
+        lock: LockTimes | None = None,
+    ) -> None:
+        """Wire the engine, the chat store and the translator; ``lock`` may be tuned later."""
         self.engine = engine
+        self.store = store
         self.translator = translator
+        self.lock = lock or LockTimes()
 
     def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
         """Return the handlers to add to the Application."""
@@ -109,27 +148,90 @@ class TelegramBridge:
                 await update.callback_query.answer()
         bot = context.bot
 
-        async def deliver(outcome: Outcome) -> int | None:
-            return await self.deliver(bot, chat.id, outcome)
+        async def show(reply: Reply) -> None:
+            await self.deliver(bot, chat.id, reply)
 
-        async with running(self.keep_typing(bot, chat.id)):
-            await self.engine.handle(chat.id, user, event, deliver)
+        async def typing(stop: asyncio.Event) -> None:
+            await self.keep_typing(bot, chat.id, stop)
+
+        async with running(typing):
+            await self.handle(chat.id, user, event, show)
+
+    async def handle(self, chat_id: int, user: UserInfo, event: Event, show: Show) -> None:
+        """Run one update of ``chat_id`` in its turn and ``show`` the reply under the lock."""
+        edit_id = event.message_id if isinstance(event, Tap) else None
+        entered = False
+        try:
+            async with self.store.turn(
+                chat_id,
+                user.id,
+                wait=self.lock.wait,
+                hold_ms=self.lock.hold_ms,
+                renew_seconds=self.lock.renew_seconds,
+            ) as turn:
+                entered = True
+                result = await self.engine.run(chat_id, user, turn.session, turn.profile, event)
+                # Save before sending: a crash after this point leaves the user looking at
+                # the previous card, whose buttons are then stale and re-show the saved step.
+                try:
+                    saved = await turn.save(
+                        result.session, result.profile if result.profile_changed else None
+                    )
+                except StoreUnavailable:
+                    # Nothing is shown that was not saved; a booking made in this update is
+                    # found again by the look-before-book check when the user retries.
+                    await self._store_apology(user, show)
+                    return
+                if not saved:
+                    # Only possible when our lock expired mid-update and another worker
+                    # moved the chat on; its state is newer, so ours is neither kept nor shown.
+                    log.warning("session of chat %s changed under us; update dropped", chat_id)
+                    return
+                await show(Reply(result.cards, result.locale, edit_id))
+        except ChatBusy:
+            # A tap needs no answer: the update holding the lock will redraw the card.
+            if not isinstance(event, Tap):
+                await show(Reply([Card((Msg("errors.busy"),))], await self.user_locale(user)))
+        except StoreUnavailable:
+            if entered:
+                raise
+            await self._store_apology(user, show)
+
+    async def user_locale(self, user: UserInfo) -> str:
+        """Return the user's locale outside a turn: the profile's choice if it can be read."""
+        try:
+            profile = await self.store.get_profile(user.id)
+        except StoreUnavailable:
+            profile = None
+        return self.engine.locale_for(profile, user)
+
+    async def _store_apology(self, user: UserInfo, show: Show) -> None:
+        """Tell the user the session store cannot be reached."""
+        log.warning("session store unavailable; answering with an apology")
+        await show(
+            Reply(
+                [Card((Msg("errors.store_unavailable"),), new_message=True)],
+                await self.user_locale(user),
+            )
+        )
 
     @staticmethod
-    async def keep_typing(bot: Bot, chat_id: int) -> None:
-        """Show "typing…" once the update takes longer than a moment, until cancelled."""
-        await asyncio.sleep(TYPING_AFTER_SECONDS)
+    async def keep_typing(bot: Bot, chat_id: int, stop: asyncio.Event) -> None:
+        """Show "typing…" once the update takes longer than a moment, until stopped."""
+        if await pause(stop, TYPING_AFTER_SECONDS):
+            return
         while True:
             with contextlib.suppress(TelegramError):
                 await bot.send_chat_action(chat_id, ChatAction.TYPING)
-            await asyncio.sleep(TYPING_EVERY_SECONDS)
+            if await pause(stop, TYPING_EVERY_SECONDS):
+                return
 
-    async def deliver(self, bot: Bot, chat_id: int, outcome: Outcome) -> int | None:
-        """Send or edit the outcome's cards; return the id of the last card shown."""
+    async def deliver(self, bot: Bot, chat_id: int, reply: Reply) -> int | None:
+        """Send or edit the reply's cards; return the id of the last card shown."""
         last_id: int | None = None
-        for index, card in enumerate(outcome.cards):
+        for index, card in enumerate(reply.cards):
             last_id = await self._show(
-                bot, chat_id, card, outcome.locale, outcome.edit_message_id if index == 0 else None
+                bot, chat_id, card, reply.locale, reply.edit_message_id if index == 0 else None
             )
         return last_id
 
@@ -164,7 +266,7 @@ class TelegramBridge:
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         user = user_info(update)
-        locale = await self.engine.user_locale(user) if user else self.engine.default_locale
+        locale = await self.user_locale(user) if user else self.engine.default_locale
         with contextlib.suppress(TelegramError):
             await context.bot.send_message(
                 update.effective_chat.id, self.translator.render(Msg("errors.generic"), locale)

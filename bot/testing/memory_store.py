@@ -1,8 +1,9 @@
 """Own the in-process chat store used by the console demo when no Redis is configured.
 
 Behaves like ``RedisChatStore`` (token locks that expire, JSON documents, version CAS,
-TTLs on sessions and cache entries, none on profiles) so the demo runs the same engine
-code. Everything is lost when the process ends; never use it with more than one worker.
+TTLs on sessions and cache entries, none on profiles); the turn itself is inherited from
+``ChatStore``, so the demo runs the same update code. Everything is lost when the process
+ends; never use it with more than one worker.
 
 Must not import Telegram, conversations or the Skiplino client.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.sessions.models import Profile, Session
 from bot.sessions.store import (
+    ChatStore,
     Loaded,
     check_ttl,
     parse_profile,
@@ -69,7 +71,7 @@ class MemoryKeyValue:
         return max(0, int((expires_at - time.monotonic()) * 1000))
 
 
-class MemoryChatStore:
+class MemoryChatStore(ChatStore):
     """Chat store in this process's memory, for the console demo."""
 
     def __init__(self, *, session_ttl_seconds: int = 86400) -> None:

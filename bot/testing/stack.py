@@ -20,6 +20,7 @@ from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore
 from bot.settings import Settings
 from bot.skiplino import SkiplinoClient
+from bot.telegram.handlers import TelegramBridge
 from bot.testing.fake_api import FakeBotAPI, FakeRequest
 from conversations.engine import Engine
 from sandbox import Sandbox
@@ -74,6 +75,16 @@ class BotWorker:
 
     engine: Engine
     application: Application  # type: ignore[type-arg]
+
+    @property
+    def bridge(self) -> TelegramBridge:
+        """Return the bridge installed in the Application (tests may tune its lock timing)."""
+        for handlers in self.application.handlers.values():
+            for handler in handlers:
+                owner = getattr(handler.callback, "__self__", None)
+                if isinstance(owner, TelegramBridge):
+                    return owner
+        raise LookupError("no TelegramBridge is installed in this Application")
 
     async def start(self) -> None:
         """Initialise and start polling."""

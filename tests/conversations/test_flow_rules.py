@@ -1,7 +1,7 @@
 """Conversation rules: Back, stale and forged buttons, typed text, commands, a dead Redis.
 
-Most tests talk to ``Engine.handle`` directly with a deliver function that records the
-outcomes (no Telegram: cheaper, and every transition is visible); a few go through the
+Most tests talk to ``TelegramBridge.handle`` directly with a show function that records the
+replies (no Telegram: cheaper, and every transition is visible); a few go through the
 real Application to see what a Telegram user sees.
 """
 
@@ -21,8 +21,9 @@ from bot.app import build_engine
 from bot.i18n import Msg, Translator
 from bot.sessions.models import Session
 from bot.sessions.redis_store import RedisChatStore
+from bot.telegram.handlers import Reply, TelegramBridge
 from conversations import callback
-from conversations.engine import Engine, Outcome
+from conversations.engine import Engine
 from conversations.events import Command, Event, Tap, TextInput, UserInfo
 from conversations.replies import Button, ButtonKind, Card
 from sandbox import Sandbox
@@ -47,42 +48,42 @@ TRANSLATOR = Translator()
 
 @dataclass
 class FlowChat:
-    """A chat driven straight through ``Engine.handle``; every outcome is kept."""
+    """A chat driven straight through ``TelegramBridge.handle``; every outcome is kept."""
 
     engine: Engine
     user: UserInfo
     sandbox: Sandbox
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[Reply] = field(default_factory=list)
     next_message_id: int = 100
 
-    async def deliver(self, outcome: Outcome) -> int | None:
+    async def deliver(self, outcome: Reply) -> None:
         """Record an outcome and play Telegram: the edited card keeps its id, a new one gets one."""
         self.outcomes.append(outcome)
         if not outcome.cards:
-            return None
+            return
         last = outcome.cards[-1]
         if outcome.edit_message_id is not None and len(outcome.cards) == 1 and not last.new_message:
-            return outcome.edit_message_id
+            return
         self.next_message_id += 1
-        return self.next_message_id
 
-    async def event(self, event: Event) -> Outcome:
+    async def event(self, event: Event) -> Reply:
         """Handle one event and return its outcome."""
-        await self.engine.handle(self.user.id, self.user, event, self.deliver)
+        bridge = TelegramBridge(self.engine, self.engine.store, TRANSLATOR)
+        await bridge.handle(self.user.id, self.user, event, self.deliver)
         return self.outcomes[-1]
 
-    async def send(self, text: str) -> Outcome:
+    async def send(self, text: str) -> Reply:
         """Type ``text`` (a leading slash makes it a command)."""
         if text.startswith("/"):
             name, _, arg = text[1:].partition(" ")
             return await self.event(Command(name, arg))
         return await self.event(TextInput(text))
 
-    async def tap_data(self, data: str) -> Outcome:
+    async def tap_data(self, data: str) -> Reply:
         """Tap a button with raw callback data on the current card."""
         return await self.event(Tap(data, message_id=self.next_message_id))
 
-    async def tap(self, label: str) -> Outcome:
+    async def tap(self, label: str) -> Reply:
         """Tap the current card's button whose English label contains ``label``."""
         return await self.tap_data(self.button(label).data)
 

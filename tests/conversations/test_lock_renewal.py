@@ -9,12 +9,12 @@ from tests.fakes.harness import Harness
 
 
 async def test_a_booking_slower_than_the_lock_hold_is_still_booked_once(harness: Harness) -> None:
-    engine = harness.workers[0].engine
+    lock = harness.workers[0].bridge.lock
     # Scale the lock down so that one booking (several Skiplino calls of 400 ms) outlasts it
     # many times over; only renewal keeps the second tap out.
-    engine.lock_hold_ms = 500
-    engine.lock_renew_seconds = 0.1
-    engine.lock_wait = 0.3
+    lock.hold_ms = 500
+    lock.renew_seconds = 0.1
+    lock.wait = 0.3
     chat = user(harness)
     confirm = await to_walk_in_confirm(chat)
     data = confirm.button("Confirm").callback_data

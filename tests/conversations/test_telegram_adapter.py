@@ -12,11 +12,12 @@ import pytest
 import redis.asyncio as aioredis
 from telegram import Update
 
-from bot.i18n import Msg
+from bot.i18n import Msg, Translator
 from bot.skiplino import SkiplinoClient
+from bot.telegram.handlers import Reply, TelegramBridge
 from bot.testing.fake_api import FakeBotAPI
 from bot.testing.memory_store import MemoryChatStore
-from conversations.engine import Engine, Outcome
+from conversations.engine import Engine
 from conversations.events import Command, Tap, UserInfo
 from conversations.replies import Button
 from tests.conversations.booking_steps import customer_of, to_walk_in_confirm, user
@@ -130,18 +131,19 @@ async def test_branches_are_paged_past_eight_with_next_and_previous() -> None:
         api_key="sk_test",
         transport=httpx.MockTransport(_many_branches),
     )
-    engine = Engine(api=api, store=MemoryChatStore(), timezone=BAHRAIN, clock=lambda: START)
-    seen: list[Outcome] = []
+    store = MemoryChatStore()
+    engine = Engine(api=api, store=store, timezone=BAHRAIN, clock=lambda: START)
+    bridge = TelegramBridge(engine, store, Translator())
+    seen: list[Reply] = []
 
-    async def deliver(outcome: Outcome) -> int | None:
+    async def deliver(outcome: Reply) -> None:
         seen.append(outcome)
-        return None
 
     def buttons() -> dict[str, Button]:
         return {_label(b): b for row in seen[-1].cards[0].buttons for b in row}
 
     layla = UserInfo(id=7, first_name="Layla")
-    await engine.handle(7, layla, Command("book"), deliver)
+    await bridge.handle(7, layla, Command("book"), deliver)
     first = buttons()
     assert list(first)[:8] == [f"Branch {n}" for n in range(1, 9)]
     assert "common.next" in first
@@ -150,13 +152,13 @@ async def test_branches_are_paged_past_eight_with_next_and_previous() -> None:
     assert isinstance(branch_3, Msg)
     assert branch_3.key == "booking.branch_closed"
 
-    await engine.handle(7, layla, Tap(first["common.next"].data, message_id=1), deliver)
+    await bridge.handle(7, layla, Tap(first["common.next"].data, message_id=1), deliver)
     second = buttons()
     assert list(second)[:3] == ["Branch 9", "Branch 10", "Branch 11"]
     assert "common.prev" in second
     assert "common.next" not in second
 
-    await engine.handle(7, layla, Tap(second["common.prev"].data, message_id=1), deliver)
+    await bridge.handle(7, layla, Tap(second["common.prev"].data, message_id=1), deliver)
     assert list(buttons())[:8] == list(first)[:8]
     await api.aclose()
 
