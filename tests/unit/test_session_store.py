@@ -519,3 +519,213 @@ async def test_extend_keeps_the_lock_only_for_its_holder(backend: Backend) -> No
         await store.acquire(CHAT, wait=0)
     await store.release(CHAT, token)
     assert not await store.extend(CHAT, token, 2_000)
+
+
+# --- the turn: one update of a chat ----------------------------------------------------------
+
+TIMES: dict[str, Any] = {"wait": 0.0, "hold_ms": 5_000, "renew_seconds": 3.0}
+
+
+async def test_turn_loads_what_was_saved_and_keeps_the_lock_until_it_ends(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    await store.put_profile(USER, Profile(locale="ar"))
+    async with store.turn(CHAT, USER, **TIMES) as turn:
+        assert turn.session is None
+        assert turn.profile == Profile(locale="ar")
+        session = a_session(slot="09:00")
+        assert await turn.save(session, Profile(locale="en", name="Layla"))
+        assert session.version == 1
+        # The replies go out here: the chat stays locked until the turn ends.
+        with pytest.raises(ChatBusy):
+            await store.acquire(CHAT, wait=0)
+
+    async with store.turn(CHAT, USER, **TIMES) as again:
+        assert again.session == session
+        assert again.profile == Profile(locale="en", name="Layla")
+
+
+async def test_turn_without_a_profile_keeps_the_stored_one(backend: Backend) -> None:
+    store = backend.store
+    await store.put_profile(USER, Profile(locale="ar"))
+    async with store.turn(CHAT, USER, **TIMES) as turn:
+        assert await turn.save(a_session())
+
+    assert await store.get_profile(USER) == Profile(locale="ar")
+
+
+async def test_turn_of_a_busy_chat_raises_chat_busy_and_leaves_the_holders_lock(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+
+    with pytest.raises(ChatBusy):
+        async with store.turn(CHAT, USER, **{**TIMES, "wait": 0.1}):
+            pytest.fail("a busy chat must not be entered")
+
+    with pytest.raises(ChatBusy):
+        await store.acquire(CHAT, wait=0)
+    await store.release(CHAT, token)
+
+
+async def test_turn_releases_the_lock_when_the_update_fails(backend: Backend) -> None:
+    store = backend.store
+
+    with pytest.raises(RuntimeError, match="transition failed"):
+        async with store.turn(CHAT, USER, **TIMES):
+            raise RuntimeError("transition failed")
+
+    await store.acquire(CHAT, wait=0)
+
+
+async def test_turn_releases_the_lock_when_the_update_is_cancelled(backend: Backend) -> None:
+    store = backend.store
+    inside = asyncio.Event()
+
+    async def update() -> None:
+        """Take a turn and wait inside it until cancelled."""
+        async with store.turn(CHAT, USER, **TIMES):
+            inside.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(update())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    await store.acquire(CHAT, wait=0)
+
+
+async def test_rejected_save_writes_nothing_and_the_turn_still_releases(backend: Backend) -> None:
+    store = backend.store
+    async with store.turn(CHAT, USER, **TIMES) as turn:
+        assert await turn.save(a_session(slot="09:00"))
+    async with store.turn(CHAT, USER, **TIMES) as turn:
+        stale = turn.session
+        assert stale is not None
+        # Another worker moved the chat on, as when our lock expired mid-update.
+        newer = stale.model_copy(deep=True)
+        assert await store.commit(CHAT, "other-worker", newer, release=False)
+        stale.data["slot"] = "11:00"
+
+        assert await turn.save(stale, Profile(locale="ar")) is False
+
+    stored = (await store.load(CHAT, USER)).session
+    assert stored is not None
+    assert stored.data["slot"] == "09:00"
+    assert stored.version == 2
+    assert await store.get_profile(USER) is None
+    await store.acquire(CHAT, wait=0)
+
+
+async def test_turn_renews_its_lock_past_the_hold_time(backend: Backend) -> None:
+    store = backend.store
+    async with store.turn(CHAT, USER, wait=0, hold_ms=150, renew_seconds=0.03):
+        await asyncio.sleep(0.4)  # well past the hold time: only renewal keeps the lock
+        with pytest.raises(ChatBusy):
+            await store.acquire(CHAT, wait=0)
+
+    await store.acquire(CHAT, wait=0)
+
+
+async def test_a_failed_load_releases_the_lock_it_took(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = backend.store
+
+    async def failing_load(chat_id: int, user_id: int) -> None:
+        """Fail like a Redis that went away after the lock was taken."""
+        raise StoreUnavailable("load")
+
+    monkeypatch.setattr(store, "load", failing_load)
+
+    with pytest.raises(StoreUnavailable):
+        async with store.turn(CHAT, USER, **TIMES):
+            pytest.fail("a turn whose load failed must not be entered")
+
+    await store.acquire(CHAT, wait=0)
+
+
+async def test_a_store_outage_at_release_never_masks_the_update(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = backend.store
+
+    async def failing_release(chat_id: int, token: str) -> None:
+        """Fail like a Redis that went away after the replies were sent."""
+        raise StoreUnavailable("release")
+
+    monkeypatch.setattr(store, "release", failing_release)
+    async with store.turn(CHAT, USER, **TIMES) as turn:
+        assert await turn.save(a_session())
+
+    # The update's own error is what surfaces, not the outage while releasing.
+    with pytest.raises(RuntimeError, match="transition failed"):
+        async with store.turn(CHAT + 1, USER, **TIMES):
+            raise RuntimeError("transition failed")
+
+
+async def test_a_renewal_that_swallows_its_cancellation_cannot_wedge_the_turn(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = backend.store
+    renewing = asyncio.Event()
+    reply_arrives = asyncio.Event()
+    calls: list[str] = []
+
+    async def stubborn_extend(chat_id: int, token: str, hold_ms: int) -> bool:
+        """Renew like a client that, once cancelled, still waits for its reply."""
+        calls.append(token)
+        renewing.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await reply_arrives.wait()
+        return True
+
+    monkeypatch.setattr(store, "extend", stubborn_extend)
+    started = time.monotonic()
+    async with asyncio.timeout(5):
+        async with store.turn(
+            CHAT, USER, wait=0, hold_ms=5_000, renew_seconds=0.01, stop_timeout=0.2
+        ):
+            await renewing.wait()
+
+    assert time.monotonic() - started < 2.0
+    await store.acquire(CHAT, wait=0)  # the chat was released all the same
+    reply_arrives.set()
+    await asyncio.sleep(0.1)
+    # The stray renewal saw the stop flag and ended instead of renewing again.
+    assert len(calls) == 1
+
+
+async def test_one_turn_costs_four_redis_round_trips(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    sent: list[int] = []
+
+    class CountingConnection(Connection):
+        """Count each batch of commands written to the socket: one per round trip."""
+
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            sent.append(1)
+            await super().send_packed_command(command, check_health)
+
+    pool = ConnectionPool.from_url(REDIS_URL, connection_class=CountingConnection)
+    store = RedisChatStore(aioredis.Redis(connection_pool=pool), prefix=redis_prefix)
+    # Warm up: the connection handshake and the first script loads are one-off costs.
+    async with store.turn(CHAT, USER, **TIMES) as turn:
+        await turn.save(a_session())
+
+    sent.clear()
+    async with store.turn(CHAT, USER, **TIMES) as turn:
+        entered = len(sent)
+        assert turn.session is not None
+        assert await turn.save(turn.session, Profile(locale="ar"))
+        saved = len(sent)
+
+    assert (entered, saved, len(sent)) == (2, 3, 4)  # acquire + load, save, release
+    await pool.aclose()
