@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.sessions.models import Profile, Session
 from bot.sessions.redis_store import RedisChatStore
-from bot.sessions.store import ChatBusy, ChatStore, Loaded, StoreUnavailable
+from bot.sessions.store import ChatBusy, ChatStore, Loaded, StoreUnavailable, Turn
 
 __all__ = [
     "ChatBusy",
@@ -17,4 +17,5 @@ __all__ = [
     "RedisChatStore",
     "Session",
     "StoreUnavailable",
+    "Turn",
 ]

@@ -181,6 +181,7 @@ class Turn:
         self._renew_seconds = renew_seconds
         self._stop_timeout = stop_timeout
         self._token: str | None = None
+        self._ended = False
         self._exits = contextlib.AsyncExitStack()
         self.session: Session | None = None
         self.profile: Profile | None = None
@@ -206,6 +207,7 @@ class Turn:
 
     async def __aexit__(self, *exc_info: object) -> None:
         """Stop renewing the lock, then release it."""
+        self._ended = True
         await self._exits.aclose()
 
     async def save(self, session: Session, profile: Profile | None = None) -> bool:
@@ -214,8 +216,9 @@ class Turn:
         False when the stored version moved on (our lock expired and another worker wrote
         the chat): nothing is written then. Raises StoreUnavailable when the store is down.
         """
-        if self._token is None:
-            raise RuntimeError("save needs an entered turn")
+        if self._token is None or self._ended:
+            # Saving outside the lock could overwrite an update that has started since.
+            raise RuntimeError("save needs a turn that is entered and not yet ended")
         return await self._store.commit(
             self.chat_id,
             self._token,
