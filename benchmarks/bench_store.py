@@ -1,8 +1,9 @@
-"""Own the session store benchmark: acquire + load + commit cycles per second, Redis vs memory.
+"""Own the session store benchmark: turns (lock, load, save, release) per second, Redis vs memory.
 
-One cycle is what the engine does to the store for every update that needs no profile write:
-lock the chat, read the session and profile, save the session and release the lock. Runs the
-cycles back to back on one chat (latency-bound) and on many chats at once (throughput).
+One cycle is the ``ChatStore.turn`` the bridge runs for every update that needs no profile
+write: lock the chat (and renew it in the background), read the session and profile, save the
+session, release the lock. Runs the cycles back to back on one chat (latency-bound) and on
+many chats at once (throughput).
 Must not be imported by product code or tests.
 
     python -m benchmarks.bench_store [--cycles N] [--chats C] [--redis-url URL]
@@ -23,6 +24,7 @@ from benchmarks.redis_counting import RedisCounter, counting_client
 from bot.sessions.models import Session
 from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore
+from bot.telegram.handlers import LockTimes
 from bot.testing.memory_store import MemoryChatStore
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -30,13 +32,15 @@ FIRST_CHAT = 920_000_001
 
 
 async def cycle(store: ChatStore, chat_id: int) -> None:
-    """Lock, load, change and commit one chat's session, as the engine does per update."""
-    token = await store.acquire(chat_id)
-    loaded = await store.load(chat_id, chat_id)
-    session = loaded.session or Session(chat_id=chat_id)
-    session.step += 1
-    if not await store.commit(chat_id, token, session):
-        raise RuntimeError(f"commit of chat {chat_id} lost its version")
+    """Run one turn that changes and saves a chat's session, as the bridge does per update."""
+    lock = LockTimes()
+    async with store.turn(
+        chat_id, chat_id, wait=lock.wait, hold_ms=lock.hold_ms, renew_seconds=lock.renew_seconds
+    ) as turn:
+        session = turn.session or Session(chat_id=chat_id)
+        session.step += 1
+        if not await turn.save(session):
+            raise RuntimeError(f"save of chat {chat_id} lost its version")
 
 
 async def run_chats(store: ChatStore, cycles: int, chats: int) -> float:
