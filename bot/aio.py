@@ -27,10 +27,11 @@ async def pause(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
-def _forget(task: asyncio.Task[None]) -> None:
-    """Log how a background job that outlived its ``running`` block ended."""
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """Log the error a finished background job ended with, if any."""
+    # A helper running beside the body (renewal, typing) must never fail the body itself.
     if not task.cancelled() and task.exception() is not None:
-        log.warning("background job failed after it was stopped", exc_info=task.exception())
+        log.warning("background job failed", exc_info=task.exception())
 
 
 @contextlib.asynccontextmanager
@@ -50,7 +51,7 @@ async def running(job: Job, *, stop_timeout: float = STOP_TIMEOUT_SECONDS) -> As
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=stop_timeout)
         if task in done:
-            _forget(task)
+            _log_failure(task)
         else:
             log.warning("background job did not stop within %.1f s; leaving it", stop_timeout)
-            task.add_done_callback(_forget)
+            task.add_done_callback(_log_failure)

@@ -149,9 +149,11 @@ class TelegramBridge:
         bot = context.bot
 
         async def show(reply: Reply) -> None:
+            """Send the reply to this chat."""
             await self.deliver(bot, chat.id, reply)
 
         async def typing(stop: asyncio.Event) -> None:
+            """Show "typing…" in this chat until stopped."""
             await self.keep_typing(bot, chat.id, stop)
 
         async with running(typing):
@@ -180,7 +182,9 @@ class TelegramBridge:
                 except StoreUnavailable:
                     # Nothing is shown that was not saved; a booking made in this update is
                     # found again by the look-before-book check when the user retries.
-                    await self._store_apology(user, show)
+                    await self._store_apology(
+                        user, show, self.engine.locale_for(turn.profile, user)
+                    )
                     return
                 if not saved:
                     # Only possible when our lock expired mid-update and another worker
@@ -205,15 +209,13 @@ class TelegramBridge:
             profile = None
         return self.engine.locale_for(profile, user)
 
-    async def _store_apology(self, user: UserInfo, show: Show) -> None:
-        """Tell the user the session store cannot be reached."""
+    async def _store_apology(self, user: UserInfo, show: Show, locale: str | None = None) -> None:
+        """Tell the user the session store cannot be reached (in ``locale`` if known)."""
         log.warning("session store unavailable; answering with an apology")
-        await show(
-            Reply(
-                [Card((Msg("errors.store_unavailable"),), new_message=True)],
-                await self.user_locale(user),
-            )
-        )
+        # The profile loaded by the turn, when there is one, spares a second call to a store
+        # that has just failed (and may take its whole timeout to fail again).
+        locale = locale or await self.user_locale(user)
+        await show(Reply([Card((Msg("errors.store_unavailable"),), new_message=True)], locale))
 
     @staticmethod
     async def keep_typing(bot: Bot, chat_id: int, stop: asyncio.Event) -> None:
