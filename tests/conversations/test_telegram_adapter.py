@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from telegram import Update
+from telegram import Bot, Update
 
+from bot.aio import running
 from bot.i18n import Msg, Translator
 from bot.skiplino import SkiplinoClient
+from bot.telegram import handlers
 from bot.telegram.handlers import Reply, TelegramBridge
 from bot.testing.fake_api import FakeBotAPI
 from bot.testing.memory_store import MemoryChatStore
@@ -260,3 +264,45 @@ async def test_leaving_the_phone_step_by_a_command_takes_the_contact_keyboard_aw
         and "remove_keyboard" in json.dumps(call.params.get("reply_markup", ""))
     ]
     assert len(removals) == 1
+
+
+async def test_a_typing_call_that_swallows_its_cancellation_cannot_hold_the_update(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Repeat at once, so that a loop ignoring the stop flag would type again within the test.
+    monkeypatch.setattr(handlers, "TYPING_AFTER_SECONDS", 0.01)
+    monkeypatch.setattr(handlers, "TYPING_EVERY_SECONDS", 0.01)
+    calling = asyncio.Event()
+    answered = asyncio.Event()
+    actions: list[str] = []
+
+    class StubbornBot:
+        """A Bot whose chat action, once cancelled, still waits for Telegram's answer."""
+
+        async def send_chat_action(self, chat_id: int, action: str) -> None:
+            """Record the action; the first one hangs until cancelled, then until answered."""
+            actions.append(action)
+            if calling.is_set():
+                return
+            calling.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await answered.wait()
+
+    bot = cast(Bot, StubbornBot())
+
+    async def typing(stop: asyncio.Event) -> None:
+        """Keep the stubborn bot typing in chat 7."""
+        await TelegramBridge.keep_typing(bot, 7, stop)
+
+    started = time.monotonic()
+    async with asyncio.timeout(5):
+        async with running(typing, stop_timeout=0.2):
+            await calling.wait()  # the update is slow enough to show "typing…"
+
+    assert time.monotonic() - started < 2.0
+    answered.set()
+    await asyncio.sleep(0.1)
+    # The stray indicator saw the stop flag and ended instead of typing again.
+    assert actions == ["typing"]
