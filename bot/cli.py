@@ -15,7 +15,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.check import CheckFailed, ExitStatus, preflight, run_check, secrets_of
 from bot.logs import install_excepthooks, setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -102,6 +101,8 @@ def _fail(message: str, status: int) -> int:
 
 def _start(settings: Settings, command: str, *, set_webhook: bool) -> int:
     """Check the dependencies, then run ``command``; one line and a status if either fails."""
+    from bot.check import CheckFailed, ExitStatus, preflight
+
     try:
         preflight(settings)
         if command == "run":
@@ -124,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command in ("console", "check")
     level = logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Here rather than at the top: it loads httpx and redis, which --help does not need.
+    from bot.check import ExitStatus, run_check, secrets_of
+
     if args.command == "check":
         return run_check(print, "webhook" if args.webhook else "run")
     try:

@@ -12,6 +12,7 @@ import socket
 import sys
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 
 from bot.testing.fake_server import FakeBotAPIServer
@@ -48,23 +49,26 @@ def assert_no_secret(child: Child, *secrets: str) -> None:
             assert form not in child.output, child.describe()
 
 
+@pytest.mark.parametrize("command", ["run", "webhook"])
 async def test_a_rejected_token_exits_4_in_one_line_without_the_token(
     telegram: FakeBotAPIServer,
     sandbox: SandboxProcess,
     children: Children,
     bot_env: BotEnv,
     api_key: str,
+    command: str,
 ) -> None:
     wrong = "7000000002:SECRET-WRONG-TOKEN-0123456789"
-    env = bot_env() | {"TELEGRAM_BOT_TOKEN": wrong}
+    hook = {"TELEGRAM_WEBHOOK_SECRET": "hook-SECRET", "WEBHOOK_LISTEN": "127.0.0.1"}
+    env = bot_env() | hook | {"TELEGRAM_BOT_TOKEN": wrong, "WEBHOOK_PORT": str(closed_port())}
 
-    code, lines, child = await run_to_exit(children, env, "run")
+    code, lines, child = await run_to_exit(children, env, command)
 
     assert code == REFUSED, child.describe()
     assert len(lines) <= 5, child.describe()
     assert any("TELEGRAM_BOT_TOKEN" in line for line in lines), child.describe()
     assert "Traceback" not in child.output
-    assert_no_secret(child, wrong, api_key)
+    assert_no_secret(child, wrong, api_key, "hook-SECRET")
 
 
 async def test_a_refused_api_key_exits_4_naming_it(
