@@ -39,7 +39,7 @@ from sandbox import handlers
 from sandbox.data import SampleIds, build_sample
 from sandbox.faults import API_PREFIX, Faults, FaultSpecError
 from sandbox.handlers import Call, Handler, Reply
-from sandbox.state import Branch, Customer, Ticket, World, to_utc
+from sandbox.state import BranchRecord, CustomerRecord, TicketRecord, World, to_utc
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -253,28 +253,28 @@ class Sandbox:
         return self._world
 
     @property
-    def branches(self) -> list[Branch]:
+    def branches(self) -> list[BranchRecord]:
         """Return every branch, inactive ones included."""
         return self._world.branches
 
     @property
-    def customers(self) -> list[Customer]:
+    def customers(self) -> list[CustomerRecord]:
         """Return the customers in insertion order."""
         return self._world.customers
 
     @property
-    def tickets(self) -> list[Ticket]:
+    def tickets(self) -> list[TicketRecord]:
         """Return every ticket in booking order, brought up to the clock."""
         return self._sync().tickets
 
-    def ticket(self, ticket_id: str) -> Ticket:
+    def ticket(self, ticket_id: str) -> TicketRecord:
         """Return one ticket, brought up to the clock (KeyError when unknown)."""
         found = self._sync().ticket(ticket_id)
         if found is None:
             raise KeyError(ticket_id)
         return found
 
-    def customer(self, customer_id: str) -> Customer:
+    def customer(self, customer_id: str) -> CustomerRecord:
         """Return one customer by ``_id`` (KeyError when unknown)."""
         found = self._world.customer_by_id(customer_id)
         if found is None:

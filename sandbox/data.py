@@ -21,12 +21,12 @@ from sandbox.state import (
     SLOTS_PER_DAY,
     UPCOMING,
     WAITING,
-    Branch,
-    Customer,
-    Group,
-    Service,
-    Text,
-    Ticket,
+    BranchRecord,
+    CustomerRecord,
+    GroupRecord,
+    LocalizedName,
+    ServiceRecord,
+    TicketRecord,
     World,
 )
 
@@ -35,7 +35,7 @@ from sandbox.state import (
 class ServiceSpec:
     """Blueprint of a service; ``queue`` is how many people already wait in it."""
 
-    name: Text
+    name: LocalizedName
     key: str = ""
     appointment_capacity: int = 0  # > 0 makes the service take appointments
     is_open: bool = True
@@ -47,7 +47,7 @@ class ServiceSpec:
 class GroupSpec:
     """Blueprint of a service group."""
 
-    name: Text
+    name: LocalizedName
     services: tuple[ServiceSpec, ...]
     key: str = ""
     kind: str = "service"
@@ -58,7 +58,7 @@ class GroupSpec:
 class BranchSpec:
     """Blueprint of a branch."""
 
-    name: Text
+    name: LocalizedName
     groups: tuple[GroupSpec, ...]
     key: str = ""
     # Open/closed is a fixed flag, not a timetable: the open branches are open around the clock
@@ -67,16 +67,16 @@ class BranchSpec:
     active: bool = True
 
 
-TELLER = Text("Teller Services", "خدمات الصراف")
-CUSTOMER_SERVICE = Text("Customer Service", "خدمة العملاء")
-CASH_WITHDRAWAL = Text("Cash Withdrawal", "سحب نقدي")
-CASH_DEPOSIT = Text("Cash Deposit", "إيداع نقدي")
-ACCOUNT_OPENING = Text("Account Opening", "فتح حساب")
-CARD_SERVICES = Text("Card Services", "خدمات البطاقات")
+TELLER = LocalizedName("Teller Services", "خدمات الصراف")
+CUSTOMER_SERVICE = LocalizedName("Customer Service", "خدمة العملاء")
+CASH_WITHDRAWAL = LocalizedName("Cash Withdrawal", "سحب نقدي")
+CASH_DEPOSIT = LocalizedName("Cash Deposit", "إيداع نقدي")
+ACCOUNT_OPENING = LocalizedName("Account Opening", "فتح حساب")
+CARD_SERVICES = LocalizedName("Card Services", "خدمات البطاقات")
 
 COMPANY: tuple[BranchSpec, ...] = (
     BranchSpec(
-        Text("Seef Mall Branch", "فرع سيف مول"),
+        LocalizedName("Seef Mall Branch", "فرع سيف مول"),
         key="open_branch",
         groups=(
             GroupSpec(
@@ -86,7 +86,7 @@ COMPANY: tuple[BranchSpec, ...] = (
                     ServiceSpec(CASH_WITHDRAWAL, key="walk_in_service", queue=5),
                     ServiceSpec(CASH_DEPOSIT, queue=2),
                     ServiceSpec(
-                        Text("Foreign Exchange", "صرف العملات الأجنبية"),
+                        LocalizedName("Foreign Exchange", "صرف العملات الأجنبية"),
                         key="closed_service",
                         is_open=False,
                     ),
@@ -104,23 +104,23 @@ COMPANY: tuple[BranchSpec, ...] = (
                     ),
                     ServiceSpec(CARD_SERVICES, queue=3),
                     ServiceSpec(
-                        Text("Cheque Book Request", "طلب دفتر شيكات"),
+                        LocalizedName("Cheque Book Request", "طلب دفتر شيكات"),
                         key="inactive_service",
                         active=False,
                     ),
                 ),
             ),
             GroupSpec(
-                Text("Loans & Financing", "القروض والتمويل"),
+                LocalizedName("Loans & Financing", "القروض والتمويل"),
                 key="loans_group",
                 services=(
                     ServiceSpec(
-                        Text("Personal Loan Consultation", "استشارة قرض شخصي"),
+                        LocalizedName("Personal Loan Consultation", "استشارة قرض شخصي"),
                         key="loan_service",
                         appointment_capacity=2,
                     ),
                     ServiceSpec(
-                        Text("Mortgage Advice", "استشارة التمويل العقاري"),
+                        LocalizedName("Mortgage Advice", "استشارة التمويل العقاري"),
                         appointment_capacity=1,
                     ),
                 ),
@@ -128,23 +128,25 @@ COMPANY: tuple[BranchSpec, ...] = (
             # Left out of the tree: an inactive group, a group whose only service is inactive,
             # and a group that is not of type "service".
             GroupSpec(
-                Text("Summer Campaign", "حملة الصيف"),
+                LocalizedName("Summer Campaign", "حملة الصيف"),
                 active=False,
-                services=(ServiceSpec(Text("Campaign Enquiries", "استفسارات الحملة")),),
+                services=(ServiceSpec(LocalizedName("Campaign Enquiries", "استفسارات الحملة")),),
             ),
             GroupSpec(
-                Text("Safe Deposit Boxes", "صناديق الأمانات"),
-                services=(ServiceSpec(Text("Box Access", "الوصول إلى الصندوق"), active=False),),
+                LocalizedName("Safe Deposit Boxes", "صناديق الأمانات"),
+                services=(
+                    ServiceSpec(LocalizedName("Box Access", "الوصول إلى الصندوق"), active=False),
+                ),
             ),
             GroupSpec(
-                Text("Lobby Display", "شاشة الاستقبال"),
+                LocalizedName("Lobby Display", "شاشة الاستقبال"),
                 kind="display",
-                services=(ServiceSpec(Text("Announcements", "الإعلانات")),),
+                services=(ServiceSpec(LocalizedName("Announcements", "الإعلانات")),),
             ),
         ),
     ),
     BranchSpec(
-        Text("Manama Central Branch", "فرع المنامة المركزي"),
+        LocalizedName("Manama Central Branch", "فرع المنامة المركزي"),
         key="single_group_branch",
         groups=(
             GroupSpec(
@@ -158,7 +160,7 @@ COMPANY: tuple[BranchSpec, ...] = (
         ),
     ),
     BranchSpec(
-        Text("Muharraq Branch", "فرع المحرق"),
+        LocalizedName("Muharraq Branch", "فرع المحرق"),
         groups=(
             GroupSpec(
                 TELLER,
@@ -166,7 +168,7 @@ COMPANY: tuple[BranchSpec, ...] = (
                     ServiceSpec(CASH_WITHDRAWAL, queue=3),
                     ServiceSpec(CASH_DEPOSIT, queue=1),
                     # No Arabic translation on purpose: the API falls back to the base name.
-                    ServiceSpec(Text("Western Union"), key="untranslated_service"),
+                    ServiceSpec(LocalizedName("Western Union"), key="untranslated_service"),
                 ),
             ),
             GroupSpec(
@@ -179,7 +181,7 @@ COMPANY: tuple[BranchSpec, ...] = (
         ),
     ),
     BranchSpec(
-        Text("Riffa Branch", "فرع الرفاع"),
+        LocalizedName("Riffa Branch", "فرع الرفاع"),
         key="closed_branch",
         is_open=False,
         groups=(
@@ -195,7 +197,7 @@ COMPANY: tuple[BranchSpec, ...] = (
         ),
     ),
     BranchSpec(
-        Text("Isa Town Branch", "فرع مدينة عيسى"),
+        LocalizedName("Isa Town Branch", "فرع مدينة عيسى"),
         key="inactive_branch",
         active=False,
         groups=(GroupSpec(TELLER, services=(ServiceSpec(CASH_WITHDRAWAL),)),),
@@ -255,7 +257,7 @@ def build_company(world: World, specs: tuple[BranchSpec, ...] = COMPANY) -> dict
     """Create the branches, groups and services of ``specs``; return ids by spec key."""
     keys: dict[str, str] = {}
     for branch_spec in specs:
-        branch = Branch(
+        branch = BranchRecord(
             id=world.new_short_id(),
             name=branch_spec.name,
             is_open=branch_spec.is_open,
@@ -265,7 +267,7 @@ def build_company(world: World, specs: tuple[BranchSpec, ...] = COMPANY) -> dict
         if branch_spec.key:
             keys[branch_spec.key] = branch.id
         for group_spec in branch_spec.groups:
-            group = Group(
+            group = GroupRecord(
                 id=world.new_short_id(),
                 name=group_spec.name,
                 branch_id=branch.id,
@@ -276,7 +278,7 @@ def build_company(world: World, specs: tuple[BranchSpec, ...] = COMPANY) -> dict
             if group_spec.key:
                 keys[group_spec.key] = group.id
             for service_spec in group_spec.services:
-                service = Service(
+                service = ServiceRecord(
                     id=world.new_short_id(),
                     name=service_spec.name,
                     branch_id=branch.id,
@@ -308,7 +310,7 @@ def build_sample(world: World, now: datetime) -> SampleIds:
     customers = []
     for index, fields in enumerate(CUSTOMERS):
         created = now - timedelta(days=30 - index)
-        customer = Customer(
+        customer = CustomerRecord(
             id=world.new_customer_id(),
             company_id=world.company_id,
             created_at=created,
@@ -392,16 +394,16 @@ def build_sample(world: World, now: datetime) -> SampleIds:
 
 def _add(
     world: World,
-    service: Service,
+    service: ServiceRecord,
     status: str,
     *,
     booked: datetime,
-    customer: Customer | None = None,
+    customer: CustomerRecord | None = None,
     time: datetime | None = None,
-) -> Ticket:
+) -> TicketRecord:
     """Append a seeded ticket of ``service`` booked at ``booked``."""
     kind = APPOINTMENT if time is not None else SEQUENTIAL
-    ticket = Ticket(
+    ticket = TicketRecord(
         id=world.new_short_id(),
         number=world.next_number(service.branch_id, "A" if time is not None else "Q"),
         type=kind,
@@ -424,7 +426,7 @@ def _add(
 def _book_outside_places(
     world: World,
     now: datetime,
-    appointment: Service,
+    appointment: ServiceRecord,
     upcoming_time: datetime,
     rng: random.Random,
 ) -> tuple[date, datetime]:
