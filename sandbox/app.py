@@ -12,8 +12,8 @@ they need no key) serve tests, demos and benchmarks:
 - ``POST /_sandbox/reset`` - back to the sample company and the initial faults
 
 One event loop serves everything, so there are no locks; handlers are synchronous so that
-no request can interleave between a check and its write. Must not import bot.skiplino,
-telegram or conversations.
+no request can interleave between a check and its write. Must not import bot,
+conversations or telegram.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Own the sandbox's sample company: a Bahrain bank with bilingual branches, groups and services.
 
 Everything is generated from a seeded RNG, so the same seed gives the same ids, queues and
-full slots. Must not import bot.skiplino, telegram or conversations.
+full slots. Must not import bot, conversations or telegram.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each handler validates its input, applies the rules of NOTES.md and returns a ``
 (status + JSON envelope). Handlers never await, so every check-then-write is atomic on the
 event loop: concurrent bookings of the last place cannot overbook. Strings here are API data
 (the real API's wording where documented), not user-facing bot text.
-Must not import bot.skiplino, telegram or conversations.
+Must not import bot, conversations or telegram.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Prints ``Skiplino sandbox ready at http://HOST:PORT/external/v1`` once it accepts connections
 (with the real port when started on port 0) and exits with 0 on SIGINT/SIGTERM.
-Must not import bot.skiplino, telegram or conversations.
+Must not import bot, conversations or telegram.
 """
 
 from __future__ import annotations

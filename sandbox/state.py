@@ -1,7 +1,7 @@
 """Own the sandbox's in-memory world: company tree, customers, tickets, slots and the moving queue.
 
-Plain data and synchronous rules, no I/O and no HTTP. Must not import bot.skiplino, telegram
-or conversations.
+Plain data and synchronous rules, no I/O and no HTTP. Must not import bot, conversations
+or telegram.
 """
 
 from __future__ import annotations

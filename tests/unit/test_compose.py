@@ -17,7 +17,7 @@ from bot.cli import _parser
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# DESIGN.md section 8: the environment names scripts outside the code rely on.
+# docs/architecture.md §8: the environment names scripts outside the code rely on.
 CONTRACT = (
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_URL",
