@@ -43,6 +43,13 @@ from sandbox.state import BranchRecord, CustomerRecord, TicketRecord, World, to_
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+# The keys the sandbox accepts unless told otherwise; test keys, never real ones.
+DEFAULT_SECRET_KEY = "sk_test_sandbox"
+DEFAULT_PUBLIC_KEY = "pk_test_sandbox"
+# The API's base URL for a client that reaches the app in-process (an ASGI transport): any
+# host works, this one reads well in logs and recorded requests.
+IN_PROCESS_API_URL = f"http://sandbox{API_PREFIX}"
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -173,8 +180,8 @@ class Sandbox:
     def __init__(
         self,
         *,
-        secret_key: str = "sk_test_sandbox",
-        public_key: str = "pk_test_sandbox",
+        secret_key: str = DEFAULT_SECRET_KEY,
+        public_key: str = DEFAULT_PUBLIC_KEY,
         timezone: str = "Asia/Bahrain",
         seed: int = 7,
         clock: Callable[[], datetime] | None = None,
