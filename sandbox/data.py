@@ -12,10 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sandbox.state import (
-    APPOINTMENT,
     BOOKING_DAYS,
     CANCELLED,
-    SEQUENTIAL,
     SERVED,
     SERVING,
     SLOTS_PER_DAY,
@@ -26,7 +24,6 @@ from sandbox.state import (
     GroupRecord,
     LocalizedName,
     ServiceRecord,
-    TicketRecord,
     World,
 )
 
@@ -327,15 +324,14 @@ def build_sample(world: World, now: datetime) -> SampleIds:
     for service, length in zip(world.all_services(), _queue_lengths(COMPANY), strict=True):
         if length == 0:
             continue
-        _add(world, service, SERVING, booked=now - timedelta(minutes=3 * length + 5))
+        world.add_ticket(service, SERVING, at=now - timedelta(minutes=3 * length + 5))
         for position in range(length):
             last = position == length - 1
             owner = ahmed if last and service.id == keys["walk_in_service"] else None
-            ticket = _add(
-                world,
+            ticket = world.add_ticket(
                 service,
                 WAITING,
-                booked=now - timedelta(minutes=3 * (length - position)),
+                at=now - timedelta(minutes=3 * (length - position)),
                 customer=owner,
             )
             if owner is not None:
@@ -345,19 +341,18 @@ def build_sample(world: World, now: datetime) -> SampleIds:
     tomorrow = world.today(now) + timedelta(days=1)
     appointment = world.any_service(keys["appointment_service"])
     upcoming_time = world.slot_starts(tomorrow)[UPCOMING_SLOT_INDEX]
-    upcoming = _add(
-        world,
+    upcoming = world.add_ticket(
         appointment,
         UPCOMING,
-        booked=now - timedelta(hours=20),
+        at=now - timedelta(hours=20),
         customer=layla,
         time=upcoming_time,
     )
     walk_in = world.any_service(keys["walk_in_service"])
-    served = _add(world, walk_in, SERVED, booked=now - timedelta(days=3), customer=layla)
+    served = world.add_ticket(walk_in, SERVED, at=now - timedelta(days=3), customer=layla)
     single = world.service(world.any_group(keys["single_group"]).services[0].id)
     assert single is not None
-    cancelled = _add(world, single, CANCELLED, booked=now - timedelta(days=1), customer=layla)
+    cancelled = world.add_ticket(single, CANCELLED, at=now - timedelta(days=1), customer=layla)
 
     full_date, full_slot = _book_outside_places(world, now, appointment, upcoming_time, rng)
     return SampleIds(
@@ -390,37 +385,6 @@ def build_sample(world: World, now: datetime) -> SampleIds:
         full_date=full_date,
         full_slot=full_slot,
     )
-
-
-def _add(
-    world: World,
-    service: ServiceRecord,
-    status: str,
-    *,
-    booked: datetime,
-    customer: CustomerRecord | None = None,
-    time: datetime | None = None,
-) -> TicketRecord:
-    """Append a seeded ticket of ``service`` booked at ``booked``."""
-    kind = APPOINTMENT if time is not None else SEQUENTIAL
-    ticket = TicketRecord(
-        id=world.new_short_id(),
-        number=world.next_number(service.branch_id, "A" if time is not None else "Q"),
-        type=kind,
-        status=status,
-        status_at=booked,
-        time=time,
-        branch_id=service.branch_id,
-        group_id=service.group_id,
-        service_id=service.id,
-        customer_id=customer.id if customer else None,
-        customer_name=customer.name if customer else None,
-        booked_at=booked,
-        seq=world.next_seq(),
-        queued_at=booked if status in (WAITING, SERVING) else None,
-    )
-    world.tickets.append(ticket)
-    return ticket
 
 
 def _book_outside_places(

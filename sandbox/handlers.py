@@ -19,7 +19,6 @@ from typing import Any
 from sandbox.state import (
     APPOINTMENT,
     CANCELLED,
-    SEQUENTIAL,
     UPCOMING,
     WAITING,
     CustomerRecord,
@@ -482,23 +481,8 @@ def book_ticket(world: World, call: Call) -> Reply:
     if not service.is_open:
         return failure(400, MSG_BOOK_FAILED, CLOSED_SERVICE.get(call.locale))
 
-    ticket = TicketRecord(
-        id=world.new_short_id(),
-        number=world.next_number(branch.id, "A" if appointment else "Q"),
-        type=APPOINTMENT if appointment else SEQUENTIAL,
-        status=UPCOMING if appointment else WAITING,
-        status_at=call.now,
-        time=instant,
-        branch_id=branch.id,
-        group_id=service.group_id,
-        service_id=service.id,
-        customer_id=customer.id if customer else None,
-        customer_name=customer.name if customer else None,
-        booked_at=call.now,
-        seq=world.next_seq(),
-        queued_at=None if appointment else call.now,
-    )
-    world.tickets.append(ticket)
+    status = UPCOMING if appointment else WAITING
+    ticket = world.add_ticket(service, status, at=call.now, customer=customer, time=instant)
     message = MSG_BOOKED_APPOINTMENT if appointment else MSG_BOOKED_WALK_IN
     return ok(message, render_ticket(world, ticket, call.locale), status=201)
 

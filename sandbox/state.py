@@ -192,6 +192,36 @@ class World:
         """Make the next display number of a branch follow ``last``."""
         self._numbers[(branch_id, prefix)] = last
 
+    def add_ticket(
+        self,
+        service: ServiceRecord,
+        status: str,
+        *,
+        at: datetime,
+        customer: CustomerRecord | None = None,
+        time: datetime | None = None,
+    ) -> TicketRecord:
+        """Book a ticket of ``service`` at ``at``: an appointment at ``time``, else a walk-in."""
+        appointment = time is not None
+        ticket = TicketRecord(
+            id=self.new_short_id(),
+            number=self.next_number(service.branch_id, "A" if appointment else "Q"),
+            type=APPOINTMENT if appointment else SEQUENTIAL,
+            status=status,
+            status_at=at,
+            time=time,
+            branch_id=service.branch_id,
+            group_id=service.group_id,
+            service_id=service.id,
+            customer_id=customer.id if customer else None,
+            customer_name=customer.name if customer else None,
+            booked_at=at,
+            seq=self.next_seq(),
+            queued_at=at if status in (WAITING, SERVING) else None,
+        )
+        self.tickets.append(ticket)
+        return ticket
+
     # -- lookups -----------------------------------------------------------------------------
 
     def active_branches(self) -> list[BranchRecord]:
