@@ -1,6 +1,6 @@
 """Own the process configuration: the only module that reads the environment.
 
-Names are the contract of DESIGN.md section 8; other tools rely on them.
+Names are the contract of docs/architecture.md §8; other tools rely on them.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     skiplino_timezone: str = Field(default="Asia/Bahrain", alias="SKIPLINO_TIMEZONE")
     redis_url: str = Field(default="redis://localhost:6379/0", alias="REDIS_URL")
     bot_default_locale: str = Field(default="en", alias="BOT_DEFAULT_LOCALE")
-    # Not part of the DESIGN contract, but tunable without code changes.
+    # Not part of the core contract, but tunable without code changes.
     redis_prefix: str = Field(default="skiplino-bot", alias="REDIS_PREFIX")
     session_ttl_seconds: int = Field(default=24 * 3600, alias="SESSION_TTL_SECONDS", gt=0)
     skiplino_timeout_seconds: float = Field(default=10.0, alias="SKIPLINO_TIMEOUT_SECONDS", gt=0)

@@ -14,8 +14,8 @@ with an ``admin_key`` they need it in the ``X-Sandbox-Admin-Key`` header, and wi
 - ``POST /_sandbox/reset`` - back to the sample company and the initial faults
 
 One event loop serves everything, so there are no locks; handlers are synchronous so that
-no request can interleave between a check and its write. Must not import bot.skiplino,
-telegram or conversations.
+no request can interleave between a check and its write. Must not import bot,
+conversations or telegram.
 """
 
 from __future__ import annotations
@@ -41,9 +41,16 @@ from sandbox import handlers
 from sandbox.data import SampleIds, build_sample
 from sandbox.faults import API_PREFIX, Faults, FaultSpecError
 from sandbox.handlers import Call, Handler, Reply
-from sandbox.state import Branch, Customer, Ticket, World, to_utc
+from sandbox.state import BranchRecord, CustomerRecord, TicketRecord, World, to_utc
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+# The keys the sandbox accepts unless told otherwise; test keys, never real ones.
+DEFAULT_SECRET_KEY = "sk_test_sandbox"
+DEFAULT_PUBLIC_KEY = "pk_test_sandbox"
+# The API's base URL for a client that reaches the app in-process (an ASGI transport): any
+# host works, this one reads well in logs and recorded requests.
+IN_PROCESS_API_URL = f"http://sandbox{API_PREFIX}"
 
 
 @dataclass(frozen=True)
@@ -178,8 +185,8 @@ class Sandbox:
     def __init__(
         self,
         *,
-        secret_key: str = "sk_test_sandbox",
-        public_key: str = "pk_test_sandbox",
+        secret_key: str = DEFAULT_SECRET_KEY,
+        public_key: str = DEFAULT_PUBLIC_KEY,
         timezone: str = "Asia/Bahrain",
         seed: int = 7,
         clock: Callable[[], datetime] | None = None,
@@ -267,28 +274,28 @@ class Sandbox:
         return self._world
 
     @property
-    def branches(self) -> list[Branch]:
+    def branches(self) -> list[BranchRecord]:
         """Return every branch, inactive ones included."""
         return self._world.branches
 
     @property
-    def customers(self) -> list[Customer]:
+    def customers(self) -> list[CustomerRecord]:
         """Return the customers in insertion order."""
         return self._world.customers
 
     @property
-    def tickets(self) -> list[Ticket]:
+    def tickets(self) -> list[TicketRecord]:
         """Return every ticket in booking order, brought up to the clock."""
         return self._sync().tickets
 
-    def ticket(self, ticket_id: str) -> Ticket:
+    def ticket(self, ticket_id: str) -> TicketRecord:
         """Return one ticket, brought up to the clock (KeyError when unknown)."""
         found = self._sync().ticket(ticket_id)
         if found is None:
             raise KeyError(ticket_id)
         return found
 
-    def customer(self, customer_id: str) -> Customer:
+    def customer(self, customer_id: str) -> CustomerRecord:
         """Return one customer by ``_id`` (KeyError when unknown)."""
         found = self._world.customer_by_id(customer_id)
         if found is None:

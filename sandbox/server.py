@@ -8,7 +8,7 @@ request body (customer names included). With an admin key they need it. Without 
 stay open only when the server listens on loopback (a developer's machine, the tests): there
 only local processes can reach them. Listening anywhere else without a key turns them off
 rather than refusing to start, so ``docker compose`` still brings up a working API.
-Must not import bot.skiplino, telegram or conversations.
+Must not import bot, conversations or telegram.
 """
 
 from __future__ import annotations
