@@ -7,15 +7,20 @@ The only place where the pieces are wired together.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import time
 from collections.abc import Callable
 from datetime import datetime
 
 from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram._utils.types import ODVInput
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot.check import CheckFailed, CheckResult, ExitStatus, secrets_of
 from bot.i18n import SUPPORTED_LOCALES, Msg, Translator, default_locales_dir
 from bot.logs import setup_logging
 from bot.sessions.redis_store import RedisChatStore
@@ -120,13 +125,131 @@ def build_application(
     return application
 
 
+class TelegramOutage:
+    """Log a getUpdates outage as two lines: when it starts and when it ends, with a count."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """Start with Telegram reachable."""
+        self._clock = clock
+        self.failures = 0
+        self._since = 0.0
+
+    def failed(self, error: TelegramError) -> None:
+        """Count a failed getUpdates; log only the first of an outage."""
+        self.failures += 1
+        if self.failures == 1:
+            self._since = self._clock()
+            log.warning(
+                "Telegram unreachable: getUpdates failed (%s: %s); retrying quietly until it "
+                "answers",
+                type(error).__name__,
+                error,
+            )
+
+    def answered(self) -> None:
+        """Note a getUpdates that Telegram answered; log the end of an outage."""
+        if self.failures:
+            log.warning(
+                "Telegram reachable again after %d failed getUpdates over %.0f s",
+                self.failures,
+                self._clock() - self._since,
+            )
+            self.failures = 0
+
+
+class _WatchedUpdatesRequest(HTTPXRequest):
+    """The getUpdates connection, telling the outage watch when Telegram answers."""
+
+    def __init__(self, outage: TelegramOutage) -> None:
+        """Use one connection, like the default getUpdates request."""
+        super().__init__(connection_pool_size=1)
+        self._outage = outage
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Send the request; a 2xx answer ends an outage."""
+        status, payload = await super().do_request(
+            url,
+            method,
+            request_data=request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+        if 200 <= status < 300:
+            self._outage.answered()
+        return status, payload
+
+
+async def _poll(application: AnyApplication, outage: TelegramOutage) -> None:
+    """Run the Application with long polling until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    updater = application.updater
+    if updater is None:  # pragma: no cover - ApplicationBuilder always makes one
+        raise RuntimeError("the Application has no Updater")
+    try:
+        await application.initialize()
+        if application.post_init is not None:
+            await application.post_init(application)
+        # Our own runner rather than run_polling, whose error callback hands every failed
+        # getUpdates to the error handler: a traceback per retry during an outage.
+        await updater.start_polling(
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], error_callback=outage.failed
+        )
+        await application.start()
+        log.info("polling Telegram for updates")
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if updater.running:
+            await updater.stop()
+        if application.running:
+            await application.stop()
+            if application.post_stop is not None:
+                await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+
+
 def run_polling(settings: Settings) -> None:
-    """Run the bot with long polling until interrupted."""
-    setup_logging(settings.secrets())
+    """Run the bot with long polling until interrupted; raise CheckFailed if it cannot start."""
+    setup_logging(secrets_of(settings))
     engine = build_engine(settings)
-    application = build_application(settings, engine)
+    outage = TelegramOutage()
+    application = build_application(
+        settings, engine, updates_request=_WatchedUpdatesRequest(outage)
+    )
     log.info("starting long polling against %s", settings.skiplino_api_url)
-    application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
+    try:
+        asyncio.run(_poll(application, outage))
+    except InvalidToken:
+        # The checks before start passed, so the token was revoked in between.
+        raise CheckFailed(
+            CheckResult(
+                "telegram", ExitStatus.REFUSED, "Telegram rejected TELEGRAM_BOT_TOKEN at start"
+            )
+        ) from None
+    except NetworkError as exc:
+        raise CheckFailed(
+            CheckResult(
+                "telegram",
+                ExitStatus.UNREACHABLE,
+                f"Telegram became unreachable at start ({type(exc).__name__}): retry later",
+            )
+        ) from None
 
 
 def run_webhook(settings: Settings, *, set_webhook: bool = False) -> None:
@@ -134,7 +257,7 @@ def run_webhook(settings: Settings, *, set_webhook: bool = False) -> None:
     # Imported here so that `run` does not load the web server.
     from bot.telegram.webhook import create_webhook_app, serve_webhook
 
-    setup_logging(settings.secrets())
+    setup_logging(secrets_of(settings))
     secret = settings.telegram_webhook_secret
     if secret is None:
         raise ValueError("TELEGRAM_WEBHOOK_SECRET is required")  # the CLI checks first

@@ -1,4 +1,9 @@
-"""Own the command line: ``skiplino-bot run | webhook | sandbox | console``.
+"""Own the command line: ``skiplino-bot run | webhook | check | sandbox | console``.
+
+Exit statuses (`bot.check.ExitStatus`): 0 ok, 1 unexpected error, 2 configuration (a setting
+missing or invalid), 3 a dependency unreachable (Telegram, Redis, Skiplino), 4 credentials
+refused (bot token, API key, Redis password). ``run`` and ``webhook`` check every dependency
+before they start and end a failed start with one line naming the setting and the cause.
 
 Imports of the heavy pieces happen inside each command so ``--help`` stays fast.
 """
@@ -10,7 +15,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.settings import SettingsError, load_settings
+from bot.logs import install_excepthooks, setup_logging
+from bot.settings import Settings, SettingsError, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +43,20 @@ def _parser() -> argparse.ArgumentParser:
         help="call setWebhook with TELEGRAM_WEBHOOK_URL at start (one deploy step does it)",
     )
 
+    check = sub.add_parser(
+        "check",
+        help="check the configuration, Telegram, Redis and Skiplino; exit 0 when all pass",
+        description="Check the settings, then Telegram (getMe), Redis (PING and a "
+        "write/read/delete under REDIS_PREFIX) and Skiplino (GET /branches with the key); "
+        "one line each. Exit status: 0 all passed, 2 configuration, 3 a dependency "
+        "unreachable, 4 credentials refused.",
+    )
+    check.add_argument(
+        "--webhook",
+        action="store_true",
+        help="also require the settings of `webhook` (TELEGRAM_WEBHOOK_SECRET, ...)",
+    )
+
     sandbox = sub.add_parser("sandbox", help="serve the Skiplino stand-in over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8700)
@@ -55,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         "--hang", action="append", default=[], metavar="METHOD:PATH", help="make a route hang"
     )
     sandbox.add_argument("--seed", type=int, default=7)
+    sandbox.add_argument(
+        "--admin-key",
+        default=None,
+        help="require this key (header X-Sandbox-Admin-Key) on /_sandbox/* "
+        "(default: SANDBOX_ADMIN_KEY; without one the admin routes are open only on loopback)",
+    )
 
     console = sub.add_parser(
         "console",
@@ -67,36 +93,60 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(message: str, status: int) -> int:
+    """Print one line on stderr and return ``status``."""
+    print(f"skiplino-bot: {message}", file=sys.stderr)
+    return status
+
+
+def _start(settings: Settings, command: str, *, set_webhook: bool) -> int:
+    """Check the dependencies, then run ``command``; one line and a status if either fails."""
+    from bot.check import CheckFailed, ExitStatus, preflight
+
+    try:
+        preflight(settings)
+        if command == "run":
+            from bot.app import run_polling
+
+            run_polling(settings)
+        else:
+            from bot.app import run_webhook
+
+            run_webhook(settings, set_webhook=set_webhook)
+    except CheckFailed as exc:
+        return _fail(str(exc), exc.status)
+    return int(ExitStatus.OK)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status."""
     args = _parser().parse_args(argv)
-    # The console is a chat on stdout: only warnings and errors, on stderr.
-    level = logging.WARNING if args.command == "console" else logging.INFO
+    # The console is a chat on stdout, and check prints a report: only warnings and errors.
+    quiet = args.command in ("console", "check")
+    level = logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Here rather than at the top: it loads httpx and redis, which --help does not need.
+    from bot.check import ExitStatus, run_check, secrets_of
+
+    if args.command == "check":
+        return run_check(print, "webhook" if args.webhook else "run")
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"skiplino-bot: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), ExitStatus.CONFIGURATION)
+    # From here on no output, not even an uncaught exception's traceback, shows a secret.
+    install_excepthooks(secrets_of(settings))
+    setup_logging(secrets_of(settings), level=level)
 
-    if args.command == "run":
-        missing = settings.missing_for_run()
+    if args.command in ("run", "webhook"):
+        set_webhook = args.command == "webhook" and args.set_webhook
+        if args.command == "run":
+            missing = settings.missing_for_run()
+        else:
+            missing = settings.missing_for_webhook(set_webhook=set_webhook)
         if missing:
-            print(f"skiplino-bot: missing required setting {missing[0]}", file=sys.stderr)
-            return 2
-        from bot.app import run_polling
-
-        run_polling(settings)
-        return 0
-    if args.command == "webhook":
-        missing = settings.missing_for_webhook(set_webhook=args.set_webhook)
-        if missing:
-            print(f"skiplino-bot: missing required setting {missing[0]}", file=sys.stderr)
-            return 2
-        from bot.app import run_webhook
-
-        run_webhook(settings, set_webhook=args.set_webhook)
-        return 0
+            return _fail(Settings.describe_missing(missing), ExitStatus.CONFIGURATION)
+        return _start(settings, args.command, set_webhook=set_webhook)
     if args.command == "sandbox":
         from sandbox.server import serve
 
@@ -104,7 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if secret is None:
             key = settings.skiplino_api_key
             secret = key.get_secret_value() if key is not None else "sk_test_sandbox"
-        return serve(args, secret_key=secret, timezone=settings.skiplino_timezone)
+        admin_key = args.admin_key
+        if admin_key is None and settings.sandbox_admin_key is not None:
+            admin_key = settings.sandbox_admin_key.get_secret_value() or None
+        return serve(
+            args, secret_key=secret, timezone=settings.skiplino_timezone, admin_key=admin_key
+        )
     if args.command == "console":
         from bot.console import run_console
 

@@ -1,12 +1,13 @@
 """Own the process configuration: the only module that reads the environment.
 
-Names are the contract of DESIGN.md section 8; other tools rely on them.
+Names are the contract of docs/architecture.md §8; other tools rely on them.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -15,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_SKIPLINO_API_URL = "https://api-dev.skiplino.com/external/v1"
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+# The schemes redis-py's ``from_url`` accepts.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
 # What Telegram accepts as setWebhook's secret_token.
 WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -33,7 +36,7 @@ class Settings(BaseSettings):
     skiplino_timezone: str = Field(default="Asia/Bahrain", alias="SKIPLINO_TIMEZONE")
     redis_url: str = Field(default="redis://localhost:6379/0", alias="REDIS_URL")
     bot_default_locale: str = Field(default="en", alias="BOT_DEFAULT_LOCALE")
-    # Not part of the DESIGN contract, but tunable without code changes.
+    # Not part of the core contract, but tunable without code changes.
     redis_prefix: str = Field(default="skiplino-bot", alias="REDIS_PREFIX")
     session_ttl_seconds: int = Field(default=24 * 3600, alias="SESSION_TTL_SECONDS", gt=0)
     skiplino_timeout_seconds: float = Field(default=10.0, alias="SKIPLINO_TIMEOUT_SECONDS", gt=0)
@@ -50,6 +53,8 @@ class Settings(BaseSettings):
     webhook_listen: str = Field(default="0.0.0.0", alias="WEBHOOK_LISTEN")
     webhook_port: int = Field(default=8080, alias="WEBHOOK_PORT", ge=0, le=65535)
     webhook_path: str = Field(default=DEFAULT_WEBHOOK_PATH, alias="WEBHOOK_PATH")
+    # The key of the sandbox's /_sandbox/* admin routes (``skiplino-bot sandbox`` only).
+    sandbox_admin_key: SecretStr | None = Field(default=None, alias="SANDBOX_ADMIN_KEY")
 
     @field_validator("skiplino_timezone")
     @classmethod
@@ -72,6 +77,25 @@ class Settings(BaseSettings):
         if value is not None and not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_usable(cls, value: str) -> str:
+        # The messages never echo the URL: it may hold a password.
+        try:
+            parts = urlsplit(value.strip())
+            port = parts.port
+        except ValueError:
+            raise ValueError("is not a valid URL") from None
+        if parts.scheme not in REDIS_SCHEMES:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("names no host (expected redis://HOST:PORT/DB)")
+        if parts.scheme == "unix" and not parts.path:
+            raise ValueError("names no socket path (expected unix:///path/to/redis.sock)")
+        if port == 0:
+            raise ValueError("has port 0")
+        return value.strip()
 
     @field_validator("webhook_path")
     @classmethod
@@ -109,6 +133,12 @@ class Settings(BaseSettings):
             missing.append("TELEGRAM_WEBHOOK_URL")
         return missing
 
+    @staticmethod
+    def describe_missing(missing: list[str]) -> str:
+        """Return the one-line complaint about every missing setting at once."""
+        noun = "setting" if len(missing) == 1 else "settings"
+        return f"missing required {noun} {', '.join(missing)}"
+
     def secrets(self) -> list[str]:
         """Return every configured secret's value, for log redaction."""
         return [
@@ -127,10 +157,14 @@ class SettingsError(Exception):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, turning validation errors into one readable line."""
+    """Read the settings, turning every validation error into one readable line."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise SettingsError(f"invalid {name}: {first['msg']}") from None
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"invalid {name}: {message}")
+        # All of them at once: an operator fixes the whole list in one go.
+        raise SettingsError("; ".join(problems)) from None

@@ -24,7 +24,6 @@ from bot.skiplino import (
     ServiceGroup,
     Slot,
     Ticket,
-    TicketStatus,
     TicketType,
     UnprocessableEntityError,
 )
@@ -622,4 +621,4 @@ for _state in (
 ):
     register(_state)
 
-__all__ = ["DateState", "SlotState", "TicketStatus", "choose_day", "day_buttons", "free_slots"]
+__all__ = ["DateState", "SlotState", "choose_day", "day_buttons", "free_slots"]

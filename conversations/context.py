@@ -121,7 +121,7 @@ class Ctx:
     def toast(self, key: str, **params: object) -> None:
         """Put a short notice above the next card.
 
-        Callback queries are answered at once, before any slow call (DESIGN section 5), so a
+        Callback queries are answered at once, before any slow call (docs/architecture.md §3), so a
         notice cannot ride on the answer; it becomes the first line of the card instead.
         """
         self.prefix.append(Msg(key, params))

@@ -1,7 +1,9 @@
 """Own the sandbox ASGI app: the ``Sandbox`` object, the API routes and the admin routes.
 
-The API lives under ``/external/v1`` exactly as the real one. Admin routes (sandbox only, so
-they need no key) serve tests, demos and benchmarks:
+The API lives under ``/external/v1`` exactly as the real one; ``GET /healthz`` answers 200
+to any caller (the container's healthcheck). Admin routes serve tests, demos and benchmarks;
+with an ``admin_key`` they need it in the ``X-Sandbox-Admin-Key`` header, and with
+``admin_locked`` they are off (see ``sandbox/server.py`` for when each applies):
 
 - ``GET /_sandbox/sample`` - ids and dates of the sample company
 - ``GET|DELETE /_sandbox/requests`` - the recorded API calls (key masked) / forget them
@@ -12,8 +14,8 @@ they need no key) serve tests, demos and benchmarks:
 - ``POST /_sandbox/reset`` - back to the sample company and the initial faults
 
 One event loop serves everything, so there are no locks; handlers are synchronous so that
-no request can interleave between a check and its write. Must not import bot.skiplino,
-telegram or conversations.
+no request can interleave between a check and its write. Must not import bot,
+conversations or telegram.
 """
 
 from __future__ import annotations
@@ -39,9 +41,16 @@ from sandbox import handlers
 from sandbox.data import SampleIds, build_sample
 from sandbox.faults import API_PREFIX, Faults, FaultSpecError
 from sandbox.handlers import Call, Handler, Reply
-from sandbox.state import Branch, Customer, Ticket, World, to_utc
+from sandbox.state import BranchRecord, CustomerRecord, TicketRecord, World, to_utc
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+# The keys the sandbox accepts unless told otherwise; test keys, never real ones.
+DEFAULT_SECRET_KEY = "sk_test_sandbox"
+DEFAULT_PUBLIC_KEY = "pk_test_sandbox"
+# The API's base URL for a client that reaches the app in-process (an ASGI transport): any
+# host works, this one reads well in logs and recorded requests.
+IN_PROCESS_API_URL = f"http://sandbox{API_PREFIX}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,9 @@ OPERATIONS: tuple[Operation, ...] = (
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 REDACTED = "Bearer ***"
+ADMIN_KEY_HEADER = "X-Sandbox-Admin-Key"
+# The request log holds every body (customer names, phone numbers): only the newest stay.
+MAX_RECORDED_REQUESTS = 1000
 _CLIENT_GONE = Reply(499, {})
 
 
@@ -173,8 +185,8 @@ class Sandbox:
     def __init__(
         self,
         *,
-        secret_key: str = "sk_test_sandbox",
-        public_key: str = "pk_test_sandbox",
+        secret_key: str = DEFAULT_SECRET_KEY,
+        public_key: str = DEFAULT_PUBLIC_KEY,
         timezone: str = "Asia/Bahrain",
         seed: int = 7,
         clock: Callable[[], datetime] | None = None,
@@ -183,9 +195,17 @@ class Sandbox:
         error_rate: float = 0.0,
         forced: Mapping[tuple[str, str], int] | None = None,
         hang: Iterable[tuple[str, str]] = (),
+        admin_key: str | None = None,
+        admin_locked: bool = False,
+        max_recorded_requests: int = MAX_RECORDED_REQUESTS,
     ) -> None:
         """Build the sample company from ``seed`` at the clock's current time."""
+        if max_recorded_requests < 1:
+            raise ValueError("max_recorded_requests must be at least 1")
         self.secret_key = secret_key
+        self.admin_key = admin_key or None
+        self.admin_locked = admin_locked and self.admin_key is None
+        self.max_recorded_requests = max_recorded_requests
         self.public_key = public_key
         self.timezone = ZoneInfo(timezone)
         self.seed = seed
@@ -209,6 +229,7 @@ class Sandbox:
                     ],
                 ),
                 Mount("/_sandbox", routes=self._admin_routes()),
+                Route("/healthz", self._healthz, methods=["GET"]),
             ],
             exception_handlers={404: self._http_error, 405: self._http_error},
         )
@@ -253,28 +274,28 @@ class Sandbox:
         return self._world
 
     @property
-    def branches(self) -> list[Branch]:
+    def branches(self) -> list[BranchRecord]:
         """Return every branch, inactive ones included."""
         return self._world.branches
 
     @property
-    def customers(self) -> list[Customer]:
+    def customers(self) -> list[CustomerRecord]:
         """Return the customers in insertion order."""
         return self._world.customers
 
     @property
-    def tickets(self) -> list[Ticket]:
+    def tickets(self) -> list[TicketRecord]:
         """Return every ticket in booking order, brought up to the clock."""
         return self._sync().tickets
 
-    def ticket(self, ticket_id: str) -> Ticket:
+    def ticket(self, ticket_id: str) -> TicketRecord:
         """Return one ticket, brought up to the clock (KeyError when unknown)."""
         found = self._sync().ticket(ticket_id)
         if found is None:
             raise KeyError(ticket_id)
         return found
 
-    def customer(self, customer_id: str) -> Customer:
+    def customer(self, customer_id: str) -> CustomerRecord:
         """Return one customer by ``_id`` (KeyError when unknown)."""
         found = self._world.customer_by_id(customer_id)
         if found is None:
@@ -347,6 +368,8 @@ class Sandbox:
             json=parsed if raw.strip() else None,
         )
         self.requests.append(record)
+        if len(self.requests) > self.max_recorded_requests:
+            del self.requests[: len(self.requests) - self.max_recorded_requests]
         locale = locale_of(request.headers.get("x-locale"))
         reply = await self._faulted(request, record, locale)
         if reply is _CLIENT_GONE:
@@ -428,19 +451,53 @@ class Sandbox:
         phrase = HTTPStatus(status).phrase + "."
         return JSONResponse({"message": phrase, "error": phrase}, status_code=status)
 
-    # -- admin routes (sandbox only: no key needed) -----------------------------------------
+    async def _healthz(self, request: Request) -> Response:
+        """Answer that the server runs (no key, no recording)."""
+        return JSONResponse({"status": "ok"})
+
+    # -- admin routes (key-protected, or open for in-process and loopback use) ----------------
 
     def _admin_routes(self) -> list[Route]:
-        """Return the ``/_sandbox`` routes."""
-        return [
-            Route("/sample", self._admin_sample, methods=["GET"]),
-            Route("/requests", self._admin_requests, methods=["GET", "DELETE"]),
-            Route("/faults", self._admin_faults, methods=["GET", "POST", "DELETE"]),
-            Route("/advance", self._admin_advance, methods=["POST"]),
-            Route("/tickets/{id}/status", self._admin_ticket_status, methods=["POST"]),
-            Route("/slots/fill", self._admin_fill_slot, methods=["POST"]),
-            Route("/reset", self._admin_reset, methods=["POST"]),
+        """Return the ``/_sandbox`` routes, each behind the admin guard."""
+        routes: list[tuple[str, Endpoint, list[str]]] = [
+            ("/sample", self._admin_sample, ["GET"]),
+            ("/requests", self._admin_requests, ["GET", "DELETE"]),
+            ("/faults", self._admin_faults, ["GET", "POST", "DELETE"]),
+            ("/advance", self._admin_advance, ["POST"]),
+            ("/tickets/{id}/status", self._admin_ticket_status, ["POST"]),
+            ("/slots/fill", self._admin_fill_slot, ["POST"]),
+            ("/reset", self._admin_reset, ["POST"]),
         ]
+        return [
+            Route(path, self._guarded(endpoint), methods=methods)
+            for path, endpoint, methods in routes
+        ]
+
+    def _guarded(self, endpoint: Endpoint) -> Endpoint:
+        """Wrap an admin endpoint with the key check."""
+
+        async def guarded(request: Request) -> Response:
+            """Refuse the call unless the admin routes are open or the key matches."""
+            refusal = self._admin_refusal(request)
+            return refusal if refusal is not None else await endpoint(request)
+
+        return guarded
+
+    def _admin_refusal(self, request: Request) -> Response | None:
+        """Return the refusal of an admin call, or None when it may proceed."""
+        if self.admin_locked:
+            return _admin_error(
+                403,
+                "the admin routes are off: start the sandbox with --admin-key or "
+                "SANDBOX_ADMIN_KEY to use them",
+            )
+        if self.admin_key is None:
+            return None
+        given = request.headers.get(ADMIN_KEY_HEADER, "").encode("utf-8")
+        # Constant time, so the answer's timing does not reveal how much of a guess matched.
+        if not hmac.compare_digest(given, self.admin_key.encode("utf-8")):
+            return _admin_error(401, f"missing or wrong {ADMIN_KEY_HEADER} header")
+        return None
 
     async def _admin_sample(self, request: Request) -> Response:
         """Return the sample ids as JSON."""

@@ -1,7 +1,7 @@
 """Own the sandbox's sample company: a Bahrain bank with bilingual branches, groups and services.
 
 Everything is generated from a seeded RNG, so the same seed gives the same ids, queues and
-full slots. Must not import bot.skiplino, telegram or conversations.
+full slots. Must not import bot, conversations or telegram.
 """
 
 from __future__ import annotations
@@ -12,21 +12,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sandbox.state import (
-    APPOINTMENT,
     BOOKING_DAYS,
     CANCELLED,
-    SEQUENTIAL,
     SERVED,
     SERVING,
     SLOTS_PER_DAY,
     UPCOMING,
     WAITING,
-    Branch,
-    Customer,
-    Group,
-    Service,
-    Text,
-    Ticket,
+    BranchRecord,
+    CustomerRecord,
+    GroupRecord,
+    LocalizedName,
+    ServiceRecord,
     World,
 )
 
@@ -35,7 +32,7 @@ from sandbox.state import (
 class ServiceSpec:
     """Blueprint of a service; ``queue`` is how many people already wait in it."""
 
-    name: Text
+    name: LocalizedName
     key: str = ""
     appointment_capacity: int = 0  # > 0 makes the service take appointments
     is_open: bool = True
@@ -47,7 +44,7 @@ class ServiceSpec:
 class GroupSpec:
     """Blueprint of a service group."""
 
-    name: Text
+    name: LocalizedName
     services: tuple[ServiceSpec, ...]
     key: str = ""
     kind: str = "service"
@@ -58,7 +55,7 @@ class GroupSpec:
 class BranchSpec:
     """Blueprint of a branch."""
 
-    name: Text
+    name: LocalizedName
     groups: tuple[GroupSpec, ...]
     key: str = ""
     # Open/closed is a fixed flag, not a timetable: the open branches are open around the clock
@@ -67,16 +64,16 @@ class BranchSpec:
     active: bool = True
 
 
-TELLER = Text("Teller Services", "خدمات الصراف")
-CUSTOMER_SERVICE = Text("Customer Service", "خدمة العملاء")
-CASH_WITHDRAWAL = Text("Cash Withdrawal", "سحب نقدي")
-CASH_DEPOSIT = Text("Cash Deposit", "إيداع نقدي")
-ACCOUNT_OPENING = Text("Account Opening", "فتح حساب")
-CARD_SERVICES = Text("Card Services", "خدمات البطاقات")
+TELLER = LocalizedName("Teller Services", "خدمات الصراف")
+CUSTOMER_SERVICE = LocalizedName("Customer Service", "خدمة العملاء")
+CASH_WITHDRAWAL = LocalizedName("Cash Withdrawal", "سحب نقدي")
+CASH_DEPOSIT = LocalizedName("Cash Deposit", "إيداع نقدي")
+ACCOUNT_OPENING = LocalizedName("Account Opening", "فتح حساب")
+CARD_SERVICES = LocalizedName("Card Services", "خدمات البطاقات")
 
 COMPANY: tuple[BranchSpec, ...] = (
     BranchSpec(
-        Text("Seef Mall Branch", "فرع سيف مول"),
+        LocalizedName("Seef Mall Branch", "فرع سيف مول"),
         key="open_branch",
         groups=(
             GroupSpec(
@@ -86,7 +83,7 @@ COMPANY: tuple[BranchSpec, ...] = (
                     ServiceSpec(CASH_WITHDRAWAL, key="walk_in_service", queue=5),
                     ServiceSpec(CASH_DEPOSIT, queue=2),
                     ServiceSpec(
-                        Text("Foreign Exchange", "صرف العملات الأجنبية"),
+                        LocalizedName("Foreign Exchange", "صرف العملات الأجنبية"),
                         key="closed_service",
                         is_open=False,
                     ),
@@ -104,23 +101,23 @@ COMPANY: tuple[BranchSpec, ...] = (
                     ),
                     ServiceSpec(CARD_SERVICES, queue=3),
                     ServiceSpec(
-                        Text("Cheque Book Request", "طلب دفتر شيكات"),
+                        LocalizedName("Cheque Book Request", "طلب دفتر شيكات"),
                         key="inactive_service",
                         active=False,
                     ),
                 ),
             ),
             GroupSpec(
-                Text("Loans & Financing", "القروض والتمويل"),
+                LocalizedName("Loans & Financing", "القروض والتمويل"),
                 key="loans_group",
                 services=(
                     ServiceSpec(
-                        Text("Personal Loan Consultation", "استشارة قرض شخصي"),
+                        LocalizedName("Personal Loan Consultation", "استشارة قرض شخصي"),
                         key="loan_service",
                         appointment_capacity=2,
                     ),
                     ServiceSpec(
-                        Text("Mortgage Advice", "استشارة التمويل العقاري"),
+                        LocalizedName("Mortgage Advice", "استشارة التمويل العقاري"),
                         appointment_capacity=1,
                     ),
                 ),
@@ -128,23 +125,25 @@ COMPANY: tuple[BranchSpec, ...] = (
             # Left out of the tree: an inactive group, a group whose only service is inactive,
             # and a group that is not of type "service".
             GroupSpec(
-                Text("Summer Campaign", "حملة الصيف"),
+                LocalizedName("Summer Campaign", "حملة الصيف"),
                 active=False,
-                services=(ServiceSpec(Text("Campaign Enquiries", "استفسارات الحملة")),),
+                services=(ServiceSpec(LocalizedName("Campaign Enquiries", "استفسارات الحملة")),),
             ),
             GroupSpec(
-                Text("Safe Deposit Boxes", "صناديق الأمانات"),
-                services=(ServiceSpec(Text("Box Access", "الوصول إلى الصندوق"), active=False),),
+                LocalizedName("Safe Deposit Boxes", "صناديق الأمانات"),
+                services=(
+                    ServiceSpec(LocalizedName("Box Access", "الوصول إلى الصندوق"), active=False),
+                ),
             ),
             GroupSpec(
-                Text("Lobby Display", "شاشة الاستقبال"),
+                LocalizedName("Lobby Display", "شاشة الاستقبال"),
                 kind="display",
-                services=(ServiceSpec(Text("Announcements", "الإعلانات")),),
+                services=(ServiceSpec(LocalizedName("Announcements", "الإعلانات")),),
             ),
         ),
     ),
     BranchSpec(
-        Text("Manama Central Branch", "فرع المنامة المركزي"),
+        LocalizedName("Manama Central Branch", "فرع المنامة المركزي"),
         key="single_group_branch",
         groups=(
             GroupSpec(
@@ -158,7 +157,7 @@ COMPANY: tuple[BranchSpec, ...] = (
         ),
     ),
     BranchSpec(
-        Text("Muharraq Branch", "فرع المحرق"),
+        LocalizedName("Muharraq Branch", "فرع المحرق"),
         groups=(
             GroupSpec(
                 TELLER,
@@ -166,7 +165,7 @@ COMPANY: tuple[BranchSpec, ...] = (
                     ServiceSpec(CASH_WITHDRAWAL, queue=3),
                     ServiceSpec(CASH_DEPOSIT, queue=1),
                     # No Arabic translation on purpose: the API falls back to the base name.
-                    ServiceSpec(Text("Western Union"), key="untranslated_service"),
+                    ServiceSpec(LocalizedName("Western Union"), key="untranslated_service"),
                 ),
             ),
             GroupSpec(
@@ -179,7 +178,7 @@ COMPANY: tuple[BranchSpec, ...] = (
         ),
     ),
     BranchSpec(
-        Text("Riffa Branch", "فرع الرفاع"),
+        LocalizedName("Riffa Branch", "فرع الرفاع"),
         key="closed_branch",
         is_open=False,
         groups=(
@@ -195,7 +194,7 @@ COMPANY: tuple[BranchSpec, ...] = (
         ),
     ),
     BranchSpec(
-        Text("Isa Town Branch", "فرع مدينة عيسى"),
+        LocalizedName("Isa Town Branch", "فرع مدينة عيسى"),
         key="inactive_branch",
         active=False,
         groups=(GroupSpec(TELLER, services=(ServiceSpec(CASH_WITHDRAWAL),)),),
@@ -255,7 +254,7 @@ def build_company(world: World, specs: tuple[BranchSpec, ...] = COMPANY) -> dict
     """Create the branches, groups and services of ``specs``; return ids by spec key."""
     keys: dict[str, str] = {}
     for branch_spec in specs:
-        branch = Branch(
+        branch = BranchRecord(
             id=world.new_short_id(),
             name=branch_spec.name,
             is_open=branch_spec.is_open,
@@ -265,7 +264,7 @@ def build_company(world: World, specs: tuple[BranchSpec, ...] = COMPANY) -> dict
         if branch_spec.key:
             keys[branch_spec.key] = branch.id
         for group_spec in branch_spec.groups:
-            group = Group(
+            group = GroupRecord(
                 id=world.new_short_id(),
                 name=group_spec.name,
                 branch_id=branch.id,
@@ -276,7 +275,7 @@ def build_company(world: World, specs: tuple[BranchSpec, ...] = COMPANY) -> dict
             if group_spec.key:
                 keys[group_spec.key] = group.id
             for service_spec in group_spec.services:
-                service = Service(
+                service = ServiceRecord(
                     id=world.new_short_id(),
                     name=service_spec.name,
                     branch_id=branch.id,
@@ -308,7 +307,7 @@ def build_sample(world: World, now: datetime) -> SampleIds:
     customers = []
     for index, fields in enumerate(CUSTOMERS):
         created = now - timedelta(days=30 - index)
-        customer = Customer(
+        customer = CustomerRecord(
             id=world.new_customer_id(),
             company_id=world.company_id,
             created_at=created,
@@ -325,15 +324,14 @@ def build_sample(world: World, now: datetime) -> SampleIds:
     for service, length in zip(world.all_services(), _queue_lengths(COMPANY), strict=True):
         if length == 0:
             continue
-        _add(world, service, SERVING, booked=now - timedelta(minutes=3 * length + 5))
+        world.add_ticket(service, SERVING, at=now - timedelta(minutes=3 * length + 5))
         for position in range(length):
             last = position == length - 1
             owner = ahmed if last and service.id == keys["walk_in_service"] else None
-            ticket = _add(
-                world,
+            ticket = world.add_ticket(
                 service,
                 WAITING,
-                booked=now - timedelta(minutes=3 * (length - position)),
+                at=now - timedelta(minutes=3 * (length - position)),
                 customer=owner,
             )
             if owner is not None:
@@ -343,19 +341,18 @@ def build_sample(world: World, now: datetime) -> SampleIds:
     tomorrow = world.today(now) + timedelta(days=1)
     appointment = world.any_service(keys["appointment_service"])
     upcoming_time = world.slot_starts(tomorrow)[UPCOMING_SLOT_INDEX]
-    upcoming = _add(
-        world,
+    upcoming = world.add_ticket(
         appointment,
         UPCOMING,
-        booked=now - timedelta(hours=20),
+        at=now - timedelta(hours=20),
         customer=layla,
         time=upcoming_time,
     )
     walk_in = world.any_service(keys["walk_in_service"])
-    served = _add(world, walk_in, SERVED, booked=now - timedelta(days=3), customer=layla)
+    served = world.add_ticket(walk_in, SERVED, at=now - timedelta(days=3), customer=layla)
     single = world.service(world.any_group(keys["single_group"]).services[0].id)
     assert single is not None
-    cancelled = _add(world, single, CANCELLED, booked=now - timedelta(days=1), customer=layla)
+    cancelled = world.add_ticket(single, CANCELLED, at=now - timedelta(days=1), customer=layla)
 
     full_date, full_slot = _book_outside_places(world, now, appointment, upcoming_time, rng)
     return SampleIds(
@@ -390,41 +387,10 @@ def build_sample(world: World, now: datetime) -> SampleIds:
     )
 
 
-def _add(
-    world: World,
-    service: Service,
-    status: str,
-    *,
-    booked: datetime,
-    customer: Customer | None = None,
-    time: datetime | None = None,
-) -> Ticket:
-    """Append a seeded ticket of ``service`` booked at ``booked``."""
-    kind = APPOINTMENT if time is not None else SEQUENTIAL
-    ticket = Ticket(
-        id=world.new_short_id(),
-        number=world.next_number(service.branch_id, "A" if time is not None else "Q"),
-        type=kind,
-        status=status,
-        status_at=booked,
-        time=time,
-        branch_id=service.branch_id,
-        group_id=service.group_id,
-        service_id=service.id,
-        customer_id=customer.id if customer else None,
-        customer_name=customer.name if customer else None,
-        booked_at=booked,
-        seq=world.next_seq(),
-        queued_at=booked if status in (WAITING, SERVING) else None,
-    )
-    world.tickets.append(ticket)
-    return ticket
-
-
 def _book_outside_places(
     world: World,
     now: datetime,
-    appointment: Service,
+    appointment: ServiceRecord,
     upcoming_time: datetime,
     rng: random.Random,
 ) -> tuple[date, datetime]:

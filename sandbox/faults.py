@@ -2,7 +2,7 @@
 
 Route patterns are ``METHOD:PATH`` with the path relative to ``/external/v1`` (the prefix is
 also accepted); a segment written ``*`` or ``{name}`` matches any one segment, and the method
-``*`` matches any method. Must not import bot.skiplino, telegram or conversations.
+``*`` matches any method. Must not import bot, conversations or telegram.
 """
 
 from __future__ import annotations

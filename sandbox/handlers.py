@@ -4,7 +4,7 @@ Each handler validates its input, applies the rules of NOTES.md and returns a ``
 (status + JSON envelope). Handlers never await, so every check-then-write is atomic on the
 event loop: concurrent bookings of the last place cannot overbook. Strings here are API data
 (the real API's wording where documented), not user-facing bot text.
-Must not import bot.skiplino, telegram or conversations.
+Must not import bot, conversations or telegram.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from typing import Any
 from sandbox.state import (
     APPOINTMENT,
     CANCELLED,
-    SEQUENTIAL,
     UPCOMING,
     WAITING,
-    Customer,
-    Text,
-    Ticket,
+    CustomerRecord,
+    LocalizedName,
+    TicketRecord,
     World,
 )
 
@@ -80,8 +79,8 @@ BAD_PAGE = "The page must be an integer of at least 1."
 BAD_LOCATION = "The location needs lat between -90 and 90 and lng between -180 and 180."
 
 # The 400 reason of a failed booking is the one string the docs say is localized.
-CLOSED_BRANCH = Text("The branch is currently closed.", "الفرع مغلق حالياً.")
-CLOSED_SERVICE = Text("The service is currently closed.", "الخدمة مغلقة حالياً.")
+CLOSED_BRANCH = LocalizedName("The branch is currently closed.", "الفرع مغلق حالياً.")
+CLOSED_SERVICE = LocalizedName("The service is currently closed.", "الخدمة مغلقة حالياً.")
 
 SHORT_ID = re.compile(r"[A-Za-z0-9]{10}")
 CUSTOMER_ID = re.compile(r"[0-9a-fA-F]{32}")
@@ -150,7 +149,7 @@ def iso(value: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def render_ticket(world: World, ticket: Ticket, locale: str) -> dict[str, Any]:
+def render_ticket(world: World, ticket: TicketRecord, locale: str) -> dict[str, Any]:
     """Return the API shape of a ticket; queueSize/waitingTime only while waiting."""
     branch = world.any_branch(ticket.branch_id)
     service = world.any_service(ticket.service_id)
@@ -181,7 +180,7 @@ def render_ticket(world: World, ticket: Ticket, locale: str) -> dict[str, Any]:
     return data
 
 
-def render_customer(customer: Customer) -> dict[str, Any]:
+def render_customer(customer: CustomerRecord) -> dict[str, Any]:
     """Return the API shape of a customer; unset optional fields are absent."""
     data: dict[str, Any] = {"_id": customer.id}
     if customer.external_id is not None:
@@ -284,7 +283,7 @@ def _given(value: object) -> bool:
 
 def _locate_customer(
     world: World, source: Mapping[str, Any], errors: dict[str, str]
-) -> Customer | None:
+) -> CustomerRecord | None:
     """Find a customer by ``id`` (which wins when both are given) or by ``externalId``."""
     customer_id = source.get("id")
     external_id = source.get("externalId")
@@ -310,7 +309,7 @@ def _locate_customer(
 
 def _customer_reference(
     world: World, body: Mapping[str, Any], errors: dict[str, str], *, required: bool
-) -> tuple[Customer | None, str]:
+) -> tuple[CustomerRecord | None, str]:
     """Resolve exactly one of customerId / customerExternalId; return it and its input name."""
     by_id = _given(body.get("customerId"))
     by_external = _given(body.get("customerExternalId"))
@@ -482,28 +481,13 @@ def book_ticket(world: World, call: Call) -> Reply:
     if not service.is_open:
         return failure(400, MSG_BOOK_FAILED, CLOSED_SERVICE.get(call.locale))
 
-    ticket = Ticket(
-        id=world.new_short_id(),
-        number=world.next_number(branch.id, "A" if appointment else "Q"),
-        type=APPOINTMENT if appointment else SEQUENTIAL,
-        status=UPCOMING if appointment else WAITING,
-        status_at=call.now,
-        time=instant,
-        branch_id=branch.id,
-        group_id=service.group_id,
-        service_id=service.id,
-        customer_id=customer.id if customer else None,
-        customer_name=customer.name if customer else None,
-        booked_at=call.now,
-        seq=world.next_seq(),
-        queued_at=None if appointment else call.now,
-    )
-    world.tickets.append(ticket)
+    status = UPCOMING if appointment else WAITING
+    ticket = world.add_ticket(service, status, at=call.now, customer=customer, time=instant)
     message = MSG_BOOKED_APPOINTMENT if appointment else MSG_BOOKED_WALK_IN
     return ok(message, render_ticket(world, ticket, call.locale), status=201)
 
 
-def _path_ticket(world: World, call: Call, errors: dict[str, str]) -> Ticket | None:
+def _path_ticket(world: World, call: Call, errors: dict[str, str]) -> TicketRecord | None:
     """Resolve the path ``id`` to a ticket, adding a 422 error when malformed or unknown."""
     ticket_id = _short_id(call.path["id"], "id", errors)
     if ticket_id is None:
@@ -615,7 +599,7 @@ def _customer_fields(body: Mapping[str, Any], errors: dict[str, str]) -> dict[st
     return values
 
 
-def _apply(customer: Customer, values: Mapping[str, Any]) -> None:
+def _apply(customer: CustomerRecord, values: Mapping[str, Any]) -> None:
     """Write validated field values onto a customer."""
     for name, value in values.items():
         if name == "metadata":
@@ -635,7 +619,7 @@ def create_customer(world: World, call: Call) -> Reply:
         errors["externalId"] = TAKEN
     if errors:
         return invalid(errors)
-    customer = Customer(
+    customer = CustomerRecord(
         id=world.new_customer_id(),
         company_id=world.company_id,
         created_at=call.now,

@@ -2,7 +2,13 @@
 
 Prints ``Skiplino sandbox ready at http://HOST:PORT/external/v1`` once it accepts connections
 (with the real port when started on port 0) and exits with 0 on SIGINT/SIGTERM.
-Must not import bot.skiplino, telegram or conversations.
+
+The ``/_sandbox/*`` admin routes can reset the data, force faults and read every recorded
+request body (customer names included). With an admin key they need it. Without one they
+stay open only when the server listens on loopback (a developer's machine, the tests): there
+only local processes can reach them. Listening anywhere else without a key turns them off
+rather than refusing to start, so ``docker compose`` still brings up a working API.
+Must not import bot, conversations or telegram.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import signal
 import socket
 import sys
@@ -44,6 +51,16 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/external/v1"
 
 
+def is_loopback(host: str) -> bool:
+    """Tell whether ``host`` is a loopback name or address (only local processes reach it)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _fault_switches(args: argparse.Namespace) -> tuple[dict[Route, int], list[Route]]:
     """Parse the ``--force`` and ``--hang`` options."""
     forced = dict(parse_forced(spec) for spec in args.force or [])
@@ -63,8 +80,17 @@ async def _serve(server: _Server, sock: socket.socket, url: str) -> None:
     await task
 
 
-def serve(args: argparse.Namespace, *, secret_key: str, timezone: str) -> int:
+def serve(
+    args: argparse.Namespace, *, secret_key: str, timezone: str, admin_key: str | None = None
+) -> int:
     """Serve the sandbox on ``args.host``/``args.port`` until interrupted; return the exit code."""
+    admin_locked = not admin_key and not is_loopback(args.host)
+    if admin_locked:
+        print(
+            f"skiplino-bot sandbox: the /_sandbox admin routes are off: {args.host} is not "
+            "loopback and no --admin-key / SANDBOX_ADMIN_KEY was given",
+            file=sys.stderr,
+        )
     try:
         forced, hang = _fault_switches(args)
         sandbox = Sandbox(
@@ -76,6 +102,8 @@ def serve(args: argparse.Namespace, *, secret_key: str, timezone: str) -> int:
             error_rate=args.error_rate,
             forced=forced,
             hang=hang,
+            admin_key=admin_key,
+            admin_locked=admin_locked,
         )
     except FaultSpecError as exc:
         print(f"skiplino-bot sandbox: {exc}", file=sys.stderr)

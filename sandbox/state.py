@@ -1,7 +1,7 @@
 """Own the sandbox's in-memory world: company tree, customers, tickets, slots and the moving queue.
 
-Plain data and synchronous rules, no I/O and no HTTP. Must not import bot.skiplino, telegram
-or conversations.
+Plain data and synchronous rules, no I/O and no HTTP. Must not import bot, conversations
+or telegram.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ FALLBACK_MINUTES_PER_TICKET = 4.0
 
 
 @dataclass(frozen=True)
-class Text:
+class LocalizedName:
     """A bilingual name; ``ar`` is None when the company has no translation."""
 
     en: str
@@ -53,11 +53,11 @@ class Text:
 
 
 @dataclass
-class Service:
+class ServiceRecord:
     """A service of one branch; ``capacity`` is the number of places per appointment slot."""
 
     id: str
-    name: Text
+    name: LocalizedName
     branch_id: str
     group_id: str
     is_appointment: bool = False
@@ -67,30 +67,30 @@ class Service:
 
 
 @dataclass
-class Group:
+class GroupRecord:
     """A group of services in a branch; only ``kind == "service"`` groups reach the tree."""
 
     id: str
-    name: Text
+    name: LocalizedName
     branch_id: str
-    services: list[Service] = field(default_factory=list)
+    services: list[ServiceRecord] = field(default_factory=list)
     kind: str = "service"
     active: bool = True
 
 
 @dataclass
-class Branch:
+class BranchRecord:
     """A branch; ``is_open`` is a fixed flag in the sandbox (see data.py)."""
 
     id: str
-    name: Text
-    groups: list[Group] = field(default_factory=list)
+    name: LocalizedName
+    groups: list[GroupRecord] = field(default_factory=list)
     is_open: bool = True
     active: bool = True
 
 
 @dataclass
-class Customer:
+class CustomerRecord:
     """A customer record; optional fields that were never set stay None and are not returned."""
 
     id: str
@@ -106,7 +106,7 @@ class Customer:
 
 
 @dataclass
-class Ticket:
+class TicketRecord:
     """A walk-in (``sequential``) or appointment ticket.
 
     ``queued_at`` orders the live queue: booking time for walk-ins, appointment time for an
@@ -148,9 +148,9 @@ class World:
         self.rng = rng
         self.serve_interval_seconds = serve_interval_seconds
         self.company_id = f"cmp_{rng.getrandbits(24):06x}"
-        self.branches: list[Branch] = []
-        self.customers: list[Customer] = []
-        self.tickets: list[Ticket] = []
+        self.branches: list[BranchRecord] = []
+        self.customers: list[CustomerRecord] = []
+        self.tickets: list[TicketRecord] = []
         # Places of a slot taken by bookings made outside this sandbox (other channels).
         self.taken: dict[tuple[str, datetime], int] = {}
         self.started_at = to_utc(now)
@@ -192,29 +192,59 @@ class World:
         """Make the next display number of a branch follow ``last``."""
         self._numbers[(branch_id, prefix)] = last
 
+    def add_ticket(
+        self,
+        service: ServiceRecord,
+        status: str,
+        *,
+        at: datetime,
+        customer: CustomerRecord | None = None,
+        time: datetime | None = None,
+    ) -> TicketRecord:
+        """Book a ticket of ``service`` at ``at``: an appointment at ``time``, else a walk-in."""
+        appointment = time is not None
+        ticket = TicketRecord(
+            id=self.new_short_id(),
+            number=self.next_number(service.branch_id, "A" if appointment else "Q"),
+            type=APPOINTMENT if appointment else SEQUENTIAL,
+            status=status,
+            status_at=at,
+            time=time,
+            branch_id=service.branch_id,
+            group_id=service.group_id,
+            service_id=service.id,
+            customer_id=customer.id if customer else None,
+            customer_name=customer.name if customer else None,
+            booked_at=at,
+            seq=self.next_seq(),
+            queued_at=at if status in (WAITING, SERVING) else None,
+        )
+        self.tickets.append(ticket)
+        return ticket
+
     # -- lookups -----------------------------------------------------------------------------
 
-    def active_branches(self) -> list[Branch]:
+    def active_branches(self) -> list[BranchRecord]:
         """Return the branches the API lists (active ones)."""
         return [branch for branch in self.branches if branch.active]
 
-    def branch(self, branch_id: str) -> Branch | None:
+    def branch(self, branch_id: str) -> BranchRecord | None:
         """Return the active branch with this id."""
         return next((b for b in self.branches if b.id == branch_id and b.active), None)
 
-    def any_branch(self, branch_id: str) -> Branch:
+    def any_branch(self, branch_id: str) -> BranchRecord:
         """Return the branch with this id, active or not (for rendering old tickets)."""
         return next(b for b in self.branches if b.id == branch_id)
 
-    def all_services(self) -> list[Service]:
+    def all_services(self) -> list[ServiceRecord]:
         """Return every service of every branch, active or not."""
         return [s for b in self.branches for g in b.groups for s in g.services]
 
-    def all_groups(self) -> list[Group]:
+    def all_groups(self) -> list[GroupRecord]:
         """Return every group of every branch, active or not."""
         return [g for b in self.branches for g in b.groups]
 
-    def group(self, group_id: str) -> Group | None:
+    def group(self, group_id: str) -> GroupRecord | None:
         """Return the bookable group with this id (active, of type service, in an active branch)."""
         for branch in self.active_branches():
             for group in branch.groups:
@@ -222,30 +252,30 @@ class World:
                     return group
         return None
 
-    def service(self, service_id: str) -> Service | None:
+    def service(self, service_id: str) -> ServiceRecord | None:
         """Return the bookable service with this id (active, in a bookable group)."""
         for service in self.all_services():
             if service.id == service_id and service.active and self.group(service.group_id):
                 return service
         return None
 
-    def any_service(self, service_id: str) -> Service:
+    def any_service(self, service_id: str) -> ServiceRecord:
         """Return the service with this id, active or not."""
         return next(s for s in self.all_services() if s.id == service_id)
 
-    def any_group(self, group_id: str) -> Group:
+    def any_group(self, group_id: str) -> GroupRecord:
         """Return the group with this id, active or not."""
         return next(g for g in self.all_groups() if g.id == group_id)
 
-    def customer_by_id(self, customer_id: str) -> Customer | None:
+    def customer_by_id(self, customer_id: str) -> CustomerRecord | None:
         """Return the customer with this ``_id``."""
         return next((c for c in self.customers if c.id == customer_id), None)
 
-    def customer_by_external_id(self, external_id: str) -> Customer | None:
+    def customer_by_external_id(self, external_id: str) -> CustomerRecord | None:
         """Return the customer with this ``externalId``."""
         return next((c for c in self.customers if c.external_id == external_id), None)
 
-    def ticket(self, ticket_id: str) -> Ticket | None:
+    def ticket(self, ticket_id: str) -> TicketRecord | None:
         """Return the ticket with this id."""
         return next((t for t in self.tickets if t.id == ticket_id), None)
 
@@ -270,7 +300,7 @@ class World:
             ]
         return list(self._slot_cache[day])
 
-    def is_offered(self, service: Service, instant: datetime, now: datetime) -> bool:
+    def is_offered(self, service: ServiceRecord, instant: datetime, now: datetime) -> bool:
         """Tell whether ``instant`` is a future slot start of an offered day for ``service``."""
         if not service.is_appointment or instant <= now:
             return False
@@ -278,7 +308,7 @@ class World:
         return day in self.booking_days(now) and instant in self.slot_starts(day)
 
     def remaining(
-        self, service: Service, instant: datetime, *, excluding: Ticket | None = None
+        self, service: ServiceRecord, instant: datetime, *, excluding: TicketRecord | None = None
     ) -> int:
         """Return the free places of a slot, not counting ``excluding``'s own place."""
         booked = sum(
@@ -293,7 +323,9 @@ class World:
         used = booked + self.taken.get((service.id, instant), 0)
         return max(0, service.capacity - used)
 
-    def free_slots(self, service: Service, day: date, now: datetime) -> list[tuple[datetime, int]]:
+    def free_slots(
+        self, service: ServiceRecord, day: date, now: datetime
+    ) -> list[tuple[datetime, int]]:
         """Return the future slots of ``day`` that still have places, with their free places."""
         if day not in self.booking_days(now):
             return []
@@ -306,7 +338,7 @@ class World:
                 slots.append((instant, left))
         return slots
 
-    def fill_slot(self, service: Service, instant: datetime, *, leave: int = 0) -> None:
+    def fill_slot(self, service: ServiceRecord, instant: datetime, *, leave: int = 0) -> None:
         """Take places of a slot from outside so that exactly ``leave`` places remain."""
         instant = to_utc(instant)
         key = (service.id, instant)
@@ -316,16 +348,16 @@ class World:
 
     # -- the queue ---------------------------------------------------------------------------
 
-    def _queue_key(self, ticket: Ticket) -> tuple[datetime, int]:
+    def _queue_key(self, ticket: TicketRecord) -> tuple[datetime, int]:
         """Return the position key of a waiting ticket."""
         return (ticket.queued_at or ticket.booked_at, ticket.seq)
 
-    def waiting_tickets(self, service_id: str) -> list[Ticket]:
+    def waiting_tickets(self, service_id: str) -> list[TicketRecord]:
         """Return the waiting tickets of a service, head of the queue first."""
         waiting = [t for t in self.tickets if t.service_id == service_id and t.status == WAITING]
         return sorted(waiting, key=self._queue_key)
 
-    def people_ahead(self, ticket: Ticket) -> int:
+    def people_ahead(self, ticket: TicketRecord) -> int:
         """Return how many waiting tickets of the same service were queued before ``ticket``."""
         mine = self._queue_key(ticket)
         return sum(
@@ -348,7 +380,7 @@ class World:
         """Return the rounded wait estimate for ``ahead`` people."""
         return round(ahead * self.minutes_per_ticket())
 
-    def set_status(self, ticket: Ticket, status: str, at: datetime) -> None:
+    def set_status(self, ticket: TicketRecord, status: str, at: datetime) -> None:
         """Move ``ticket`` to ``status`` at ``at``."""
         ticket.status = status
         ticket.status_at = at

@@ -40,7 +40,7 @@ def _free_port() -> int:
 def _ensure_redis() -> str:
     """Return the Redis URL for tests, starting a private redis-server if none answers.
 
-    The tests need a real Redis (DESIGN section 4); on a machine without one running, a
+    The tests need a real Redis (docs/architecture.md §7); on a machine without one running, a
     throw-away server on a free loopback port keeps the README's one test command enough.
     """
     configured = os.environ.get("TEST_REDIS_URL")

@@ -1,7 +1,7 @@
 """Typed async client of the Skiplino external v1 API (httpx + pydantic).
 
 Public surface: ``SkiplinoClient``, the API models and the ``SkiplinoError`` tree.
-Must not import Telegram, conversations, bot.i18n or bot.sessions: it could ship alone as an SDK.
+Must not import anything of the bot, nor Telegram: it could ship alone as an SDK.
 """
 
 from __future__ import annotations

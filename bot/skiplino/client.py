@@ -5,7 +5,7 @@ into. Reads (GET) are retried with capped exponential backoff and full jitter on
 connection errors, timeouts, 5xx and 429; writes are never retried, so a booking that
 timed out surfaces as ``APITimeoutError`` and the caller can look before booking again.
 
-Must not import Telegram, conversations, bot.i18n or bot.sessions (this package ships alone).
+Must not import anything of the bot, nor Telegram (this package ships alone).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Shape (after httpx and openai-python)::
 Statuses are mapped to classes only in ``_make_status_error``. No message built here ever
 contains the API key: a server that echoes the key back gets it replaced by ``[REDACTED]``.
 
-Must not import Telegram, conversations, bot.i18n or bot.sessions (this package ships alone).
+Must not import anything of the bot, nor Telegram (this package ships alone).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ input). Unknown fields are ignored and the open-ended ``status``/``type`` stay p
 strings, so a newer API does not break the client; known values are constants on
 ``TicketStatus`` and ``TicketType``. Every timestamp is an aware datetime in UTC.
 
-Must not import Telegram, conversations, bot.i18n or bot.sessions (this package ships alone).
+Must not import anything of the bot, nor Telegram (this package ships alone).
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ class TelegramBridge:
                     await update.callback_query.answer()
             return
         if update.callback_query is not None:
-            # Answer at once: the client shows a spinner until we do.
+            # Answer at once: the client shows a spinner until we do (docs/architecture.md §3).
             with contextlib.suppress(TelegramError):
                 await update.callback_query.answer()
         bot = context.bot

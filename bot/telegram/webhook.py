@@ -7,8 +7,8 @@ menus (post_init), start, optionally ``setWebhook``; on shutdown stop and shut d
 ``serve_webhook`` serves such an app with uvicorn until SIGTERM or SIGINT.
 
 Several processes can serve the same bot behind a load balancer: nothing about a chat lives
-in a process, and each update's turn holds the chat's Redis lock (``ChatStore.turn``), which
-serialises one chat's updates whichever replica gets them.
+in a process (docs/architecture.md §2), and each update's turn holds the chat's Redis lock
+(``ChatStore.turn``), which serialises one chat's updates whichever replica gets them.
 
 Must not import conversations or bot.skiplino: the composition root (bot/app.py) wires the
 engine in.

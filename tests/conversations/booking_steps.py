@@ -19,7 +19,7 @@ import httpx
 from bot.sessions.models import Session
 from bot.skiplino import SkiplinoClient
 from bot.testing.fake_api import ChatMessage
-from sandbox import Customer, Sandbox, Ticket
+from sandbox import CustomerRecord, Sandbox, TicketRecord
 from tests.fakes.harness import SECRET_KEY, Chat, Harness
 
 # Where the sample company's appointment service sits (Seef Mall > Customer Service).
@@ -119,12 +119,12 @@ async def to_slot_step(chat: Chat, day: date) -> ChatMessage:
     return await chat.tap(day_label(day))
 
 
-def customer_of(sandbox: Sandbox, user_id: int) -> Customer | None:
+def customer_of(sandbox: Sandbox, user_id: int) -> CustomerRecord | None:
     """Return the sandbox customer linked to a Telegram user (externalId ``tg-<id>``)."""
     return next((c for c in sandbox.customers if c.external_id == f"tg-{user_id}"), None)
 
 
-def tickets_of(sandbox: Sandbox, user_id: int) -> list[Ticket]:
+def tickets_of(sandbox: Sandbox, user_id: int) -> list[TicketRecord]:
     """Return the tickets the sandbox holds for a Telegram user's customer."""
     customer = customer_of(sandbox, user_id)
     if customer is None:

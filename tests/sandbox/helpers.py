@@ -8,14 +8,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from sandbox import DEFAULT_PUBLIC_KEY, DEFAULT_SECRET_KEY, IN_PROCESS_API_URL
+
 BAHRAIN = ZoneInfo("Asia/Bahrain")
 # 09:00 on Wednesday 1 July 2026 in Bahrain (UTC+3): slots of 08:00-09:00 today are past.
 NOW = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)
 TODAY = date(2026, 7, 1)
 TOMORROW = date(2026, 7, 2)
-SECRET = "sk_test_sandbox"
-PUBLIC = "pk_test_sandbox"
-BASE_URL = "http://sandbox/external/v1"
+SECRET = DEFAULT_SECRET_KEY
+PUBLIC = DEFAULT_PUBLIC_KEY
+BASE_URL = IN_PROCESS_API_URL
 
 
 def slot(day: date, hour: int, minute: int = 0) -> str:

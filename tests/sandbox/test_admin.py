@@ -169,3 +169,78 @@ async def test_reset_rebuilds_relative_to_the_clock(clock: FakeClock) -> None:
     assert first is not None
     assert second is not None
     assert (second - first).days == 1
+
+
+ADMIN_KEY = "sandbox-admin-SECRET"
+
+
+async def test_with_an_admin_key_the_admin_routes_need_it(
+    connect: ClientFactory, clock: FakeClock
+) -> None:
+    keyed = Sandbox(clock=clock, admin_key=ADMIN_KEY)
+    admin = connect(None, base_url="http://sandbox/_sandbox", target=keyed)
+
+    missing = await admin.post("/reset")
+    wrong = await admin.get("/requests", headers={"X-Sandbox-Admin-Key": "guess"})
+    right = await admin.get("/sample", headers={"X-Sandbox-Admin-Key": ADMIN_KEY})
+
+    assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert ADMIN_KEY not in missing.text + wrong.text
+
+
+async def test_locked_admin_routes_refuse_everything_while_the_api_still_serves(
+    connect: ClientFactory, clock: FakeClock
+) -> None:
+    locked = Sandbox(clock=clock, admin_locked=True)
+    admin = connect(None, base_url="http://sandbox/_sandbox", target=locked)
+    api = connect(target=locked)
+
+    refused = [await admin.get("/sample"), await admin.get("/requests"), await admin.post("/reset")]
+    branches = await api.get("/branches")
+
+    assert [r.status_code for r in refused] == [403, 403, 403]
+    assert "SANDBOX_ADMIN_KEY" in refused[0].json()["error"]
+    assert branches.status_code == 200
+
+
+async def test_healthz_answers_without_any_key_and_is_not_recorded(
+    connect: ClientFactory, clock: FakeClock
+) -> None:
+    locked = Sandbox(clock=clock, admin_locked=True)
+    root = connect(None, base_url="http://sandbox", target=locked)
+
+    response = await root.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert locked.requests == []
+
+
+async def test_the_request_log_keeps_only_the_newest_calls(
+    connect: ClientFactory, clock: FakeClock
+) -> None:
+    small = Sandbox(clock=clock, max_recorded_requests=3)
+    api = connect(target=small)
+
+    for page in range(1, 6):
+        await api.get("/customers/getAll", params={"page": page})
+
+    assert [r.query["page"] for r in small.requests] == ["3", "4", "5"]
+
+
+def test_the_request_log_is_capped_by_default() -> None:
+    from sandbox.app import MAX_RECORDED_REQUESTS
+
+    assert Sandbox().max_recorded_requests == MAX_RECORDED_REQUESTS <= 10_000
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False), ("::", False)],
+)
+def test_only_loopback_hosts_leave_the_admin_routes_open_without_a_key(
+    host: str, loopback: bool
+) -> None:
+    from sandbox.server import is_loopback
+
+    assert is_loopback(host) is loopback

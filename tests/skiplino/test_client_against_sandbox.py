@@ -39,15 +39,13 @@ from bot.skiplino import (
 )
 from sandbox import SampleIds, Sandbox
 from sandbox import handlers as sandbox_rules
+from tests.sandbox.helpers import BASE_URL, PUBLIC, SECRET
 
 BAHRAIN = ZoneInfo("Asia/Bahrain")
 # 10:00 on Tuesday 1 December 2026 in Bahrain: the 08:00-09:30 slots of today are past.
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 TODAY = date(2026, 12, 1)
 TOMORROW = date(2026, 12, 2)
-SECRET = "sk_test_sandbox"
-PUBLIC = "pk_test_sandbox"
-BASE_URL = "http://sandbox/external/v1"
 UNKNOWN_SHORT_ID = "zzzzzzzzzz"
 UNKNOWN_CUSTOMER_ID = "0" * 32
 

@@ -17,7 +17,7 @@ from bot.cli import _parser
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# DESIGN.md section 8: the environment names scripts outside the code rely on.
+# docs/architecture.md §8: the environment names scripts outside the code rely on.
 CONTRACT = (
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_API_URL",
@@ -98,16 +98,18 @@ def test_redis_keeps_its_data_in_a_named_volume_with_append_only_on() -> None:
     assert source in (COMPOSE.get("volumes") or {}), "/data is a named volume"
 
 
-def test_sandbox_and_bot_are_built_from_the_dockerfile_and_run_cli_commands() -> None:
+def test_one_service_builds_the_image_from_the_dockerfile_and_both_run_it() -> None:
+    builders = {name: service for name, service in SERVICES.items() if "build" in service}
+    assert list(builders) == ["bot"], "the image is built once"
+    build = builders["bot"]["build"]
+    context = build if isinstance(build, str) else build.get("context", ".")
+    dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+    assert (ROOT / context / dockerfile).resolve() == ROOT / "Dockerfile"
+    assert SERVICES["sandbox"]["image"] == SERVICES["bot"]["image"]
+    # Built locally, never pulled: a pull would fail or, worse, fetch someone else's image.
+    assert SERVICES["sandbox"].get("pull_policy") == "never"
     for name, expected in (("sandbox", "sandbox"), ("bot", "run")):
-        service = SERVICES[name]
-        build = service["build"]
-        context = build if isinstance(build, str) else build.get("context", ".")
-        dockerfile = (
-            "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
-        )
-        assert (ROOT / context / dockerfile).resolve() == ROOT / "Dockerfile", name
-        args = command(service)
+        args = command(SERVICES[name])
         assert args[0] == expected
         _parser().parse_args(args)  # exits (SystemExit) if the CLI does not take these
 
@@ -166,3 +168,149 @@ def test_env_example_lists_every_contract_variable() -> None:
     }
     assert set(CONTRACT) <= listed
     assert listed <= setting_aliases(), "every listed variable is read by the settings"
+
+
+LOCK = ROOT / "requirements.lock"
+BUILD_LOCK = ROOT / "requirements-build.lock"
+PINNED = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
+
+
+def dockerfile_instructions() -> list[str]:
+    """Return every Dockerfile instruction, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text("utf-8").replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def locked(path: Path) -> dict[str, str]:
+    """Return the lock's packages (normalised name -> version); fail on any unpinned line."""
+    packages: dict[str, str] = {}
+    for line in path.read_text("utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith(("#", "--hash")):
+            continue
+        match = PINNED.match(line)
+        assert match is not None, f"not an exact pin: {line!r}"
+        packages[re.sub(r"[-_.]+", "-", match.group("name")).lower()] = match.group("version")
+    return packages
+
+
+def requirement_name(requirement: str) -> str:
+    """Return the normalised distribution name of a requirement string."""
+    name = re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_base_images_are_pinned_to_exact_versions() -> None:
+    bases = [
+        line.split()[1] for line in dockerfile_instructions() if line.upper().startswith("FROM ")
+    ]
+    assert bases
+    for base in bases:
+        assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), base
+    assert re.fullmatch(r"redis:7\.\d+\.\d+-alpine", SERVICES["redis"]["image"])
+
+
+def test_the_lock_pins_every_runtime_dependency_with_hashes_and_tzdata() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    packages = locked(LOCK)
+    assert {requirement_name(r) for r in project["dependencies"]} <= set(packages)
+    # Zone data from the lock, not from whatever the base image happens to carry.
+    assert "tzdata" in packages
+    text = LOCK.read_text("utf-8")
+    assert text.count("--hash=sha256:") >= len(packages)
+    assert "pytest" not in packages, "no dev tools in the image"
+    assert "setuptools" in locked(BUILD_LOCK)
+
+
+def test_the_dockerfile_installs_the_locks_with_hashes_and_copies_every_package() -> None:
+    import tomllib
+
+    instructions = dockerfile_instructions()
+    runs = [line for line in instructions if line.upper().startswith("RUN ")]
+    assert any("--require-hashes" in run and "-r requirements.lock" in run for run in runs)
+    assert any("--require-hashes" in run and "-r requirements-build.lock" in run for run in runs)
+    # The project itself adds no dependency the lock did not pin.
+    assert all("--no-deps" in run for run in runs if "/wheels/" in run and "install" in run)
+    copied = " ".join(line for line in instructions if line.upper().startswith("COPY "))
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    includes = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    for package in sorted({pattern.split(".")[0].rstrip("*") for pattern in includes}):
+        assert re.search(rf"\bCOPY {package} ", copied), f"the image build lacks {package}/"
+
+
+def test_dockerignore_keeps_secrets_environments_and_caches_out_of_the_context() -> None:
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text("utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", ".env", ".mypy_cache", ".ruff_cache", ".pytest_cache"} <= ignored
+    assert any("__pycache__" in line for line in ignored)
+    kept = ("pyproject.toml", "README.md", "requirements.lock", "requirements-build.lock")
+    for name in (*kept, "bot", "conversations", "sandbox", "locales"):
+        assert name not in ignored, f"{name} is needed by the build"
+
+
+def test_every_service_has_a_healthcheck_and_the_bot_waits_for_healthy_ones() -> None:
+    for name, service in SERVICES.items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    depends = SERVICES["bot"]["depends_on"]
+    assert {name: spec["condition"] for name, spec in depends.items()} == {
+        "redis": "service_healthy",
+        "sandbox": "service_healthy",
+    }
+    # The sandbox is an optional profile: without it the bot starts against the real API.
+    assert depends["sandbox"]["required"] is False
+
+
+def test_the_bots_healthcheck_is_the_check_command() -> None:
+    test = SERVICES["bot"]["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    assert test[1:] == ["skiplino-bot", "check"]
+    _parser().parse_args(test[2:])
+
+
+def test_the_sandbox_healthcheck_gets_its_health_route_with_python() -> None:
+    from sandbox import Sandbox
+
+    test = SERVICES["sandbox"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"], "the slim image has no curl"
+    url = re.search(r"http://[^'\"]+", test[3])
+    assert url is not None
+    args = command(SERVICES["sandbox"])
+    port = args[args.index("--port") + 1]
+    assert url.group(0) == f"http://127.0.0.1:{port}/healthz"
+    paths = {getattr(route, "path", None) for route in Sandbox().app.routes}
+    assert "/healthz" in paths
+    compile(test[3], "<healthcheck>", "exec")
+
+
+def test_the_sandbox_is_an_unpublished_profile_with_its_admin_key_from_the_environment() -> None:
+    sandbox = SERVICES["sandbox"]
+    assert sandbox["profiles"] == ["sandbox"]
+    assert "ports" not in sandbox, "only on the compose network"
+    assert "SANDBOX_ADMIN_KEY" in environment(sandbox)
+    assert "--admin-key" not in command(sandbox), "a key on the command line shows in ps"
+    assert "profiles" not in SERVICES["bot"]
+    assert "profiles" not in SERVICES["redis"]
+
+
+def test_nothing_is_a_required_interpolation_so_any_subset_starts_without_a_token() -> None:
+    text = (ROOT / "docker-compose.yml").read_text("utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    for found in re.finditer(r"\$\{([^}]*)\}", "\n".join(lines)):
+        assert "?" not in found.group(1), found.group(0)
+    token = environment(SERVICES["bot"])["TELEGRAM_BOT_TOKEN"]
+    assert default_of(token) == "", "an unset token is empty: check and run name it missing"
+    env_files = SERVICES["bot"]["env_file"]
+    assert all(isinstance(f, dict) and f.get("required") is False for f in env_files)
+
+
+def test_every_service_rotates_its_logs() -> None:
+    for name, service in SERVICES.items():
+        logging = service.get("logging", {})
+        assert logging.get("driver") == "json-file", name
+        options = logging.get("options", {})
+        assert options.get("max-size"), name
+        assert options.get("max-file"), name

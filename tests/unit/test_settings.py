@@ -102,3 +102,74 @@ def test_a_webhook_secret_telegram_would_refuse_is_one_error_without_its_value(
     with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_SECRET") as caught:
         load_settings(_env_file=None)
     assert "has spaces" not in str(caught.value)
+
+
+def test_every_invalid_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SKIPLINO_TIMEZONE", "Mars/Olympus")
+    monkeypatch.setenv("REDIS_URL", "notaurl")
+    monkeypatch.setenv("WEBHOOK_PATH", "no-slash")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None)
+
+    message = str(caught.value)
+    assert "\n" not in message
+    for name in ("SKIPLINO_TIMEZONE", "REDIS_URL", "WEBHOOK_PATH"):
+        assert f"invalid {name}" in message
+    assert "Value error" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "notaurl",
+        "http://redis:6379/0",
+        "redis://",
+        "redis://:SECRET-PW@host:notaport/0",
+        "unix://",
+    ],
+)
+def test_a_redis_url_that_redis_would_refuse_is_a_settings_error_without_the_url(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("REDIS_URL", url)
+
+    with pytest.raises(SettingsError, match="REDIS_URL") as caught:
+        load_settings(_env_file=None)
+
+    assert "SECRET-PW" not in str(caught.value)
+    assert "notaurl" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://localhost:6379/0", "rediss://:pw@cache.example:6380/1", "unix:///run/redis.sock"],
+)
+def test_usable_redis_urls_are_accepted(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("REDIS_URL", url)
+
+    assert load_settings(_env_file=None).redis_url == url
+
+
+def test_all_missing_settings_are_described_at_once() -> None:
+    assert Settings.describe_missing(["TELEGRAM_BOT_TOKEN"]) == (
+        "missing required setting TELEGRAM_BOT_TOKEN"
+    )
+    assert Settings.describe_missing(["TELEGRAM_BOT_TOKEN", "SKIPLINO_API_KEY"]) == (
+        "missing required settings TELEGRAM_BOT_TOKEN, SKIPLINO_API_KEY"
+    )
+
+
+def test_run_without_any_setting_names_both_in_one_line(tmp_path: object) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=str(tmp_path),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "skiplino-bot: missing required settings TELEGRAM_BOT_TOKEN, SKIPLINO_API_KEY"
+    )
