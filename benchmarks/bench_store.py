@@ -21,29 +21,29 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from benchmarks.redis_counting import RedisCounter, counting_client
-from bot.sessions.models import Session
 from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore
 from bot.telegram.handlers import LockTimes
 from bot.testing.memory_store import MemoryChatStore
+from conversations.session import NoDraft, Session
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 FIRST_CHAT = 920_000_001
 
 
-async def cycle(store: ChatStore, chat_id: int) -> None:
+async def cycle(store: ChatStore[Session], chat_id: int) -> None:
     """Run one turn that changes and saves a chat's session, as the bridge does per update."""
     lock = LockTimes()
     async with store.turn(
         chat_id, chat_id, wait=lock.wait, hold_ms=lock.hold_ms, renew_seconds=lock.renew_seconds
     ) as turn:
-        session = turn.session or Session(chat_id=chat_id)
+        session = turn.session or Session(chat_id=chat_id, draft=NoDraft())
         session.step += 1
         if not await turn.save(session):
             raise RuntimeError(f"save of chat {chat_id} lost its version")
 
 
-async def run_chats(store: ChatStore, cycles: int, chats: int) -> float:
+async def run_chats(store: ChatStore[Session], cycles: int, chats: int) -> float:
     """Run ``cycles`` cycles spread over ``chats`` concurrent chats; return the seconds taken."""
     per_chat, extra = divmod(cycles, chats)
 
@@ -71,9 +71,9 @@ async def main(options: Options) -> None:
     counter = RedisCounter()
     client = counting_client(options.redis_url, counter)
     prefix = f"bench-{uuid.uuid4().hex[:12]}"
-    stores: list[tuple[str, ChatStore]] = [
-        ("memory", MemoryChatStore()),
-        ("redis", RedisChatStore(client, prefix=prefix)),
+    stores: list[tuple[str, ChatStore[Session]]] = [
+        ("memory", MemoryChatStore(session_model=Session)),
+        ("redis", RedisChatStore(client, prefix=prefix, session_model=Session)),
     ]
     print(f"{'store':<8} {'chats':>5} {'cycles/s':>10} {'ms/cycle':>9} {'trips/cycle':>12}")
     try:

@@ -29,19 +29,27 @@ from bot.settings import Settings
 from bot.skiplino import SkiplinoClient
 from bot.telegram.handlers import AnyApplication, LockTimes, TelegramBridge, install
 from conversations.engine import Engine, utcnow
+from conversations.flows.booking import BOOKING
+from conversations.flows.menu import MENU
+from conversations.flows.reschedule import RESCHEDULE
+from conversations.flows.tickets import TICKETS
+from conversations.session import Session
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("start", "book", "tickets", "language", "help")
 
+# The engine with the production client and store, which the application closes at exit.
+BotEngine = Engine[SkiplinoClient, ChatStore[Session]]
+
 
 def build_engine(
     settings: Settings,
     *,
-    store: ChatStore | None = None,
+    store: ChatStore[Session] | None = None,
     api: SkiplinoClient | None = None,
     clock: Callable[[], datetime] = utcnow,
-) -> Engine:
+) -> BotEngine:
     """Make the engine from settings, with optional stand-ins for tests and the console."""
     if api is None:
         key = settings.skiplino_api_key.get_secret_value() if settings.skiplino_api_key else ""
@@ -54,9 +62,11 @@ def build_engine(
         store = RedisChatStore.from_url(
             settings.redis_url,
             prefix=settings.redis_prefix,
+            session_model=Session,
             session_ttl_seconds=settings.session_ttl_seconds,
         )
     return Engine(
+        flows=[MENU, BOOKING, TICKETS, RESCHEDULE],
         api=api,
         store=store,
         timezone=settings.timezone,
@@ -87,7 +97,7 @@ def make_translator(settings: Settings) -> Translator:
 
 def build_application(
     settings: Settings,
-    engine: Engine,
+    engine: BotEngine,
     *,
     translator: Translator | None = None,
     request: BaseRequest | None = None,

@@ -36,6 +36,7 @@ from bot.skiplino import SkiplinoClient
 from bot.telegram.handlers import AnyApplication
 from bot.testing.fake_api import ChatMessage, FakeBotAPI, FakeRequest, FakeUser, TranscriptEvent
 from bot.testing.memory_store import MemoryChatStore
+from conversations.session import Session
 from sandbox import Sandbox
 
 # The Bot API fake accepts any token; PTB only needs a non-empty one.
@@ -296,15 +297,18 @@ class Console:
         )
         self.application: AnyApplication | None = None
 
-    async def _store(self) -> ChatStore:
+    async def _store(self) -> ChatStore[Session]:
         """Return the session store: Redis when REDIS_URL was given and answers, else memory."""
-        memory = MemoryChatStore(session_ttl_seconds=self.settings.session_ttl_seconds)
+        memory = MemoryChatStore(
+            session_model=Session, session_ttl_seconds=self.settings.session_ttl_seconds
+        )
         if not self.settings.redis_url_given:
             return memory
         store = RedisChatStore.from_url(
             self.settings.redis_url,
             # Apart from a production bot's keys that may share this Redis.
             prefix=f"{self.settings.redis_prefix}:console",
+            session_model=Session,
             session_ttl_seconds=self.settings.session_ttl_seconds,
         )
         try:

@@ -1,7 +1,8 @@
-"""Own what a transition can see and change: the session, the profile, the API, the clock.
+"""Own what a transition can see and change: the session, the profile, the services it uses.
 
-A transition mutates the session through ``Ctx`` (goto, back) and adds cards; it never sends.
-Must not import Telegram.
+A step gets the Skiplino port, the catalogue, the clock, the company zone, the locale and
+the user; it changes the session through ``Ctx`` (goto, back, reset) and adds cards; it
+never sends. Must not import Telegram or any flow module.
 """
 
 from __future__ import annotations
@@ -9,40 +10,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
+
 from bot.i18n import Msg
-from bot.sessions.models import Profile, Session
-from bot.sessions.store import ChatStore
-from bot.skiplino import SkiplinoClient
+from bot.sessions.models import Profile
 from conversations import callback
+from conversations.catalog import Catalogue
 from conversations.events import UserInfo
+from conversations.flow import SHOWN, EngineAction, Shown
+from conversations.ports import SkiplinoApi
 from conversations.replies import Button, ButtonKind, Card
+from conversations.session import BACK_LIMIT, HOME_STATE, Draft, Frame, NoDraft, Session
+
+D = TypeVar("D", bound=BaseModel)
 
 
 @dataclass
 class Ctx:
     """Everything one update's transition works with."""
 
-    api: SkiplinoClient
-    store: ChatStore
+    api: SkiplinoApi
+    catalogue: Catalogue
     clock: Callable[[], datetime]
     timezone: ZoneInfo
     locale: str
     user: UserInfo
     session: Session
     profile: Profile
-    cache_seconds: int = 60
     profile_dirty: bool = False
     cards: list[Card] = field(default_factory=list)
-    # Set when the state to show was already rendered (so the engine does not render again).
-    rendered: bool = False
-    # Lines put above the next card (a hint after bad input, a result of the last action).
-    prefix: list[Msg] = field(default_factory=list)
-    # Catalogue lists already read in this update (a tap and the render after it share them);
-    # gone with the update, so nothing outlives it in process memory.
-    memo: dict[str, Any] = field(default_factory=dict)
+    # Lines for the top of the next card (a hint after bad input, the result of the last
+    # action). Callback queries are answered at once, before any slow call, so a notice
+    # cannot ride on that answer.
+    notices: list[Msg] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -52,9 +55,14 @@ class Ctx:
         return self.session.state
 
     @property
-    def data(self) -> dict[str, Any]:
-        """Return the draft data of the current state (mutable)."""
-        return self.session.data
+    def draft(self) -> Draft:
+        """Return the current step's draft."""
+        return self.session.draft
+
+    def draft_as(self, kind: type[D]) -> D | None:
+        """Return the current draft if it is of ``kind``, else None."""
+        draft = self.session.draft
+        return draft if isinstance(draft, kind) else None
 
     def now(self) -> datetime:
         """Return the current instant (aware, UTC)."""
@@ -71,29 +79,28 @@ class Ctx:
 
     # --- changing --------------------------------------------------------------------------
 
-    def goto(self, state: str, data: dict[str, Any] | None = None, *, push: bool = True) -> None:
-        """Move to ``state`` with ``data``; remember the current state for Back when ``push``."""
+    def goto(self, state: str, draft: Draft | None = None, *, push: bool = True) -> None:
+        """Move to ``state`` with ``draft``; remember the current step for Back when ``push``."""
         if push:
-            self.session.back.append({"state": self.session.state, "data": self.session.data})
-            # Bound the stack: a user tapping back and forth for hours must not grow it forever.
-            del self.session.back[:-12]
+            self.session.back.append(Frame(state=self.session.state, draft=self.session.draft))
+            del self.session.back[:-BACK_LIMIT]
         self.session.state = state
-        self.session.data = dict(data or {})
+        self.session.draft = draft if draft is not None else NoDraft()
 
     def go_back(self) -> bool:
-        """Return to the previous state; False when there is none."""
+        """Return to the previous step; False when there is none."""
         if not self.session.back:
             return False
-        entry = self.session.back.pop()
-        self.session.state = str(entry.get("state", "menu"))
-        self.session.data = dict(entry.get("data") or {})
+        frame = self.session.back.pop()
+        self.session.state = frame.state
+        self.session.draft = frame.draft
         return True
 
-    def reset(self, state: str = "menu", data: dict[str, Any] | None = None) -> None:
+    def reset(self, state: str = HOME_STATE, draft: Draft | None = None) -> None:
         """Start over at ``state`` with an empty Back stack."""
         self.session.back.clear()
         self.session.state = state
-        self.session.data = dict(data or {})
+        self.session.draft = draft if draft is not None else NoDraft()
 
     def set_profile(self, **changes: Any) -> None:
         """Change profile fields; the engine saves the profile with the session."""
@@ -111,25 +118,21 @@ class Ctx:
         """Make a reply-keyboard button that shares the user's own phone number."""
         return Button(label=label, kind=ButtonKind.CONTACT)
 
-    def show(self, *lines: Msg, buttons: list[list[Button]] | None = None) -> None:
-        """Add a card for the current step."""
+    def notice(self, message: Msg) -> None:
+        """Put a line above the next card."""
+        self.notices.append(message)
+
+    def show(self, *lines: Msg, buttons: list[list[Button]] | None = None) -> Shown:
+        """Add a card for the current step, under the notices gathered so far."""
         rows = tuple(tuple(row) for row in (buttons or []) if row)
-        self.cards.append(Card(lines=(*self.prefix, *lines), buttons=rows))
-        self.prefix = []
-        self.rendered = True
-
-    def toast(self, key: str, **params: object) -> None:
-        """Put a short notice above the next card.
-
-        Callback queries are answered at once, before any slow call (docs/architecture.md §3), so a
-        notice cannot ride on the answer; it becomes the first line of the card instead.
-        """
-        self.prefix.append(Msg(key, params))
+        self.cards.append(Card(lines=(*self.notices, *lines), buttons=rows))
+        self.notices = []
+        return SHOWN
 
     def nav_row(self, *, back: bool = True) -> list[Button]:
         """Return the Back / Cancel row every step carries."""
         row = []
         if back:
-            row.append(self.button(Msg("common.back"), "b"))
-        row.append(self.button(Msg("common.cancel"), "x"))
+            row.append(self.button(Msg("common.back"), EngineAction.BACK))
+        row.append(self.button(Msg("common.cancel"), EngineAction.CANCEL))
         return row

@@ -1,35 +1,52 @@
 """Own one update's conversation step: from what is stored and an event, to what to show.
 
-``Engine.run`` takes the chat's session and the user's profile as loaded (None when
-nothing is stored), applies the event to them and returns the cards to show, their
-locale and the new session and profile to save. It neither locks, loads, saves nor
-sends: the adapter does that around it, inside one ``ChatStore.turn`` (lock -> load ->
-``run`` -> compare-and-set save -> send -> release). Nothing about a conversation stays
-in process memory between updates. Must not import Telegram.
+The engine is built with the flows (``Engine(flows=[...])``) and checks that no two of
+them claim the same state, action or command; it knows no flow by name besides the home
+state. ``Engine.run`` takes the chat's session and the user's profile as loaded (None when
+nothing is stored), applies the event to them and returns the cards to show, their locale
+and the new session and profile to save. It neither locks, loads, saves nor sends: the
+adapter does that around it, inside one ``ChatStore.turn`` (lock -> load -> ``run`` ->
+compare-and-set save -> send -> release). Nothing about a conversation stays in process
+memory between updates. Must not import Telegram or any flow module.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Msg, resolve_locale
-from bot.sessions.models import Profile, Session
-from bot.sessions.store import ChatStore
-from bot.skiplino import APIConnectionError, APIStatusError, SkiplinoClient, SkiplinoError
+from bot.sessions.models import Profile
+from bot.skiplino import APIConnectionError, APIStatusError, SkiplinoError
 from conversations import callback
+from conversations.catalog import Catalogue
 from conversations.context import Ctx
 from conversations.events import Command, ContactShared, Event, Tap, TextInput, UserInfo
-from conversations.menu import receive_contact, run_command
-from conversations.registry import STATELESS_ACTIONS, get_action, get_state
+from conversations.flow import (
+    Action,
+    CommandHandler,
+    ContactHandler,
+    EngineAction,
+    Flow,
+    Outcome,
+    State,
+)
+from conversations.ports import Cache, SkiplinoApi
 from conversations.replies import Card
+from conversations.session import HOME_STATE, NoDraft, Session
 
 log = logging.getLogger(__name__)
 
-MENU = "menu"
+# The composition root keeps the concrete client and store (to close them); steps see ports.
+ApiT = TypeVar("ApiT", bound=SkiplinoApi, covariant=True)
+CacheT = TypeVar("CacheT", bound=Cache, covariant=True)
+
+# Main menu is valid on a button of any step: it acts on nothing an older step drew.
+_STATELESS_ENGINE_ACTIONS = frozenset({EngineAction.MENU})
 # Keeps a seeded step to five base-36 digits in callback data (36**5 > 60 million).
 STEP_SEED_MODULUS = 36**5 // 2
 
@@ -50,20 +67,76 @@ class Result:
     profile_changed: bool
 
 
-class Engine:
+def _claim(table: dict[str, str], kind: str, name: str, flow: str) -> None:
+    """Record that ``flow`` owns ``name``; refuse a name another flow owns already."""
+    owner = table.get(name)
+    if owner is not None:
+        raise ValueError(f"{kind} {name!r} is claimed by both {owner} and {flow}")
+    table[name] = flow
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Every flow's states, actions and commands, merged after checking they do not clash."""
+
+    states: dict[str, State]
+    actions: dict[str, Action]
+    commands: dict[str, CommandHandler]
+    on_contact: ContactHandler | None
+    before_command: tuple[Callable[[Ctx, str], None], ...]
+
+
+def _merge(flows: Iterable[Flow]) -> _Tables:
+    """Merge the flows' tables; raise ValueError when two flows claim the same name."""
+    owners: dict[str, dict[str, str]] = {"state": {}, "action": {}, "command": {}, "contact": {}}
+    for own in EngineAction:
+        owners["action"][own] = "the engine"
+    states: dict[str, State] = {}
+    actions: dict[str, Action] = {}
+    commands: dict[str, CommandHandler] = {}
+    on_contact: ContactHandler | None = None
+    before: list[Callable[[Ctx, str], None]] = []
+    for flow in flows:
+        for name, state in flow.states.items():
+            if name != state.name:
+                raise ValueError(f"state {name!r} of {flow.name} calls itself {state.name!r}")
+            _claim(owners["state"], "state", name, flow.name)
+            states[name] = state
+        for code, action in flow.actions.items():
+            _claim(owners["action"], "action", code, flow.name)
+            actions[code] = action
+        for command, handler in flow.commands.items():
+            _claim(owners["command"], "command", command, flow.name)
+            commands[command] = handler
+        if flow.on_contact is not None:
+            _claim(owners["contact"], "contact handler", "contact", flow.name)
+            on_contact = flow.on_contact
+        if flow.before_command is not None:
+            before.append(flow.before_command)
+    if HOME_STATE not in states:
+        raise ValueError(f"no flow has the home state {HOME_STATE!r}")
+    return _Tables(states, actions, commands, on_contact, tuple(before))
+
+
+class Engine(Generic[ApiT, CacheT]):
     """Run conversations for any number of chats; holds no per-chat state itself."""
 
     def __init__(
         self,
         *,
-        api: SkiplinoClient,
-        store: ChatStore,
+        flows: Iterable[Flow],
+        api: ApiT,
+        store: CacheT,
         timezone: ZoneInfo,
         default_locale: str = "en",
         clock: Callable[[], datetime] = utcnow,
         cache_seconds: int = 60,
     ) -> None:
-        """Keep the services a transition may use; ``store`` serves the catalogue cache."""
+        """Check and merge the flows; keep the services a transition may use.
+
+        ``store`` serves the catalogue cache; the engine neither locks nor saves through it.
+        """
+        self._tables = _merge(flows)
         self.api = api
         self.store = store
         self.timezone = timezone
@@ -88,21 +161,22 @@ class Engine:
         # A new session's steps start from the clock, not from 0: buttons of an expired
         # session can then never match a step of the new one and act unexpectedly.
         session = session or Session(
-            chat_id=chat_id, step=int(self.clock().timestamp()) % STEP_SEED_MODULUS
+            chat_id=chat_id,
+            step=int(self.clock().timestamp()) % STEP_SEED_MODULUS,
+            draft=NoDraft(),
         )
         profile = profile or Profile()
         ctx = Ctx(
             api=self.api,
-            store=self.store,
+            catalogue=Catalogue(self.api, self.store, ttl_seconds=self.cache_seconds),
             clock=self.clock,
             timezone=self.timezone,
             locale=self.locale_for(profile, user),
             user=user,
             session=session,
             profile=profile,
-            cache_seconds=self.cache_seconds,
         )
-        await self.dispatch(ctx, event)
+        await self._dispatch(ctx, event)
         return Result(
             cards=ctx.cards,
             locale=ctx.locale,
@@ -111,12 +185,19 @@ class Engine:
             profile_changed=ctx.profile_dirty,
         )
 
-    async def dispatch(self, ctx: Ctx, event: Event) -> None:
-        """Run the transition for ``event`` and make sure the current step is shown."""
+    def state(self, name: str) -> State:
+        """Return the state called ``name``; unknown names (an old deploy's session) give home."""
+        state = self._tables.states.get(name)
+        if state is None:
+            log.warning("unknown state %r in a stored session; showing the menu", name)
+            return self._tables.states[HOME_STATE]
+        return state
+
+    async def _dispatch(self, ctx: Ctx, event: Event) -> None:
+        """Run the transition for ``event``, then show the resulting step unless it is shown."""
         try:
-            await self._transition(ctx, event)
-            if not ctx.rendered:
-                await self.render(ctx)
+            if await self._transition(ctx, event) is None:
+                await self.state(ctx.state).render(ctx)
         except (APIConnectionError, APIStatusError) as exc:
             if isinstance(exc, APIStatusError) and exc.status_code < 500 and exc.status_code != 429:
                 log.exception("Skiplino refused a request in state %s", ctx.state)
@@ -134,48 +215,66 @@ class Engine:
         ctx.show(
             Msg(key),
             buttons=[
-                [ctx.button(Msg("common.try_again"), "retry")],
-                [ctx.button(Msg("common.back"), "b"), ctx.button(Msg("common.main_menu"), "menu")],
+                [ctx.button(Msg("common.try_again"), EngineAction.RETRY)],
+                [
+                    ctx.button(Msg("common.back"), EngineAction.BACK),
+                    ctx.button(Msg("common.main_menu"), EngineAction.MENU),
+                ],
             ],
         )
 
-    async def render(self, ctx: Ctx) -> None:
-        """Show the current state's card."""
-        await get_state(ctx.state).render(ctx)
-
-    async def _transition(self, ctx: Ctx, event: Event) -> None:
+    async def _transition(self, ctx: Ctx, event: Event) -> Outcome:
         """Apply ``event`` to the session."""
         session = ctx.session
         if isinstance(event, Tap):
-            data = callback.decode(event.data)
-            stale = data is None or (
-                data.step != session.step and data.action not in STATELESS_ACTIONS
-            )
-            session.step += 1
-            if data is None or stale:
-                ctx.toast("errors.stale_button")
-                return
-            if data.action == "x":
-                ctx.reset(MENU)
-            elif data.action == "b":
-                if not ctx.go_back():
-                    ctx.reset(MENU)
-            elif data.action == "menu":
-                ctx.reset(MENU)
-            elif data.action == "retry":
-                pass
-            elif (action := get_action(data.action)) is not None:
-                await action(ctx, data)
-            else:
-                await get_state(ctx.state).on_tap(ctx, data)
-            return
-
+            return await self._tap(ctx, event)
         session.step += 1
         # A typed message gets a fresh card below it rather than an edit far above.
         ctx.cards.clear()
         if isinstance(event, Command):
-            await run_command(ctx, event)
-        elif isinstance(event, TextInput):
-            await get_state(ctx.state).on_text(ctx, event.text)
-        elif isinstance(event, ContactShared):
-            await receive_contact(ctx, event)
+            return await self._command(ctx, event)
+        if isinstance(event, TextInput):
+            return await self.state(ctx.state).on_text(ctx, event.text)
+        if isinstance(event, ContactShared) and self._tables.on_contact is not None:
+            return await self._tables.on_contact(ctx, event)
+        return None
+
+    async def _tap(self, ctx: Ctx, event: Tap) -> Outcome:
+        """Apply a button: the engine's own, a flow's state-independent one, or the step's."""
+        data = callback.decode(event.data)
+        action = self._tables.actions.get(data.action) if data is not None else None
+        stateless = data is not None and (
+            data.action in _STATELESS_ENGINE_ACTIONS or (action is not None and action.stateless)
+        )
+        stale = data is None or (data.step != ctx.session.step and not stateless)
+        ctx.session.step += 1
+        if data is None or stale:
+            ctx.notice(Msg("errors.stale_button"))
+            return None
+        if data.action in (EngineAction.CANCEL, EngineAction.MENU):
+            ctx.reset()
+        elif data.action == EngineAction.BACK:
+            if not ctx.go_back():
+                ctx.reset()
+        elif data.action == EngineAction.RETRY:
+            pass
+        elif action is not None:
+            return await action.handler(ctx, data)
+        else:
+            return await self.state(ctx.state).on_tap(ctx, data)
+        return None
+
+    async def _command(self, ctx: Ctx, command: Command) -> Outcome:
+        """Run a slash command; every command works from any state."""
+        name, arg = command.name.lower(), command.arg.strip()
+        for before in self._tables.before_command:
+            before(ctx, name)
+        handler = self._tables.commands.get(name)
+        if handler is None:
+            ctx.notice(Msg("errors.unknown_command"))
+            return None
+        return await handler(ctx, arg)
+
+
+# An engine whatever concrete client and store it was built with (the adapter's view).
+AnyEngine = Engine[SkiplinoApi, Cache]

@@ -5,7 +5,7 @@ Must not import Telegram, conversations or the Skiplino client.
 
 from __future__ import annotations
 
-from bot.sessions.models import Profile, Session
+from bot.sessions.models import Profile, StoredSession
 from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatBusy, ChatStore, Loaded, StoreUnavailable, Turn
 
@@ -15,7 +15,7 @@ __all__ = [
     "Loaded",
     "Profile",
     "RedisChatStore",
-    "Session",
     "StoreUnavailable",
+    "StoredSession",
     "Turn",
 ]

@@ -1,33 +1,28 @@
-"""Own the documents kept per chat (session) and per user (profile).
+"""Own what storage needs of the documents kept per chat (session) and per user (profile).
 
+The session's content belongs to the conversation layer, which subclasses ``StoredSession``;
+the store only reads ``chat_id`` and the compare-and-set ``version``.
 Must not import Telegram, conversations or the Skiplino client.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 
-class Session(BaseModel):
-    """The conversation of one chat: everything needed to continue after a restart."""
+class StoredSession(BaseModel):
+    """The part of a chat's session document the store reads: whose it is and its version."""
 
     model_config = ConfigDict(extra="ignore")
 
     chat_id: int
-    flow: str = "menu"
-    state: str = "menu"
-    # Draft data of the current flow (chosen branch, service, date, slot, page...).
-    data: dict[str, Any] = Field(default_factory=dict)
-    # States to return to with Back, newest last: each entry is {"state": ..., "data": {...}}.
-    back: list[dict[str, Any]] = Field(default_factory=list)
-    # The card message being edited in place, if any.
-    card_message_id: int | None = None
-    # Increases on every transition; buttons carry it so stale taps are recognised.
-    step: int = 0
     # Compare-and-set version of the stored document (managed by the store).
     version: int = 0
+
+
+SessionT = TypeVar("SessionT", bound=StoredSession)
 
 
 class Profile(BaseModel):

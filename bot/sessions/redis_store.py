@@ -37,7 +37,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
-from bot.sessions.models import Profile, Session
+from bot.sessions.models import Profile, SessionT
 from bot.sessions.store import (
     ChatStore,
     Loaded,
@@ -124,7 +124,7 @@ def _text(raw: bytes | str | None) -> str | None:
     return raw
 
 
-class RedisChatStore(ChatStore):
+class RedisChatStore(ChatStore[SessionT]):
     """Chat store on one Redis server; safe to share between worker processes."""
 
     def __init__(
@@ -132,16 +132,18 @@ class RedisChatStore(ChatStore):
         redis: aioredis.Redis,
         *,
         prefix: str,
+        session_model: type[SessionT],
         session_ttl_seconds: int = 86400,
         owns_client: bool = False,
     ) -> None:
-        """Wrap ``redis``; close it in ``close`` only when ``owns_client``."""
+        """Wrap ``redis`` to keep ``session_model`` documents; close it only if ``owns_client``."""
         if not prefix or "{" in prefix or "}" in prefix:
             # A brace in the prefix would become the Cluster hash tag instead of the id.
             raise ValueError("prefix must be non-empty and contain no braces")
         check_ttl(session_ttl_seconds)
         self._redis = redis
         self._prefix = prefix
+        self._session_model = session_model
         self._session_ttl_ms = session_ttl_seconds * 1000
         self._owns_client = owns_client
         self._acquire = redis.register_script(_ACQUIRE)
@@ -150,7 +152,14 @@ class RedisChatStore(ChatStore):
         self._commit = redis.register_script(_COMMIT)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str, session_ttl_seconds: int = 86400) -> RedisChatStore:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str,
+        session_model: type[SessionT],
+        session_ttl_seconds: int = 86400,
+    ) -> RedisChatStore[SessionT]:
         """Connect to the Redis at ``url``; ``close`` closes the connection."""
         # Short timeouts and few retries (redis-py's default is 10): an update must fail
         # within seconds with an apology, not hang on a dead Redis. Retrying is safe: the
@@ -162,7 +171,13 @@ class RedisChatStore(ChatStore):
             socket_timeout=2,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=2),
         )
-        return cls(client, prefix=prefix, session_ttl_seconds=session_ttl_seconds, owns_client=True)
+        return cls(
+            client,
+            prefix=prefix,
+            session_model=session_model,
+            session_ttl_seconds=session_ttl_seconds,
+            owns_client=True,
+        )
 
     def _lock_key(self, chat_id: int) -> str:
         """Return the key of the chat's lock."""
@@ -199,14 +214,14 @@ class RedisChatStore(ChatStore):
             extended = await self._extend(keys=[self._lock_key(chat_id)], args=[token, hold_ms])
         return bool(extended)
 
-    async def load(self, chat_id: int, user_id: int) -> Loaded:
+    async def load(self, chat_id: int, user_id: int) -> Loaded[SessionT]:
         """Return the chat's session and the user's profile (one MGET)."""
         session_key = self._session_key(chat_id)
         async with _redis_errors("load"):
             raw_session, raw_profile = await self._redis.mget(
                 session_key, self._profile_key(user_id)
             )
-        session = parse_session(raw_session, chat_id)
+        session = parse_session(raw_session, chat_id, self._session_model)
         if session is None and raw_session is not None:
             # Forget the unreadable document, or its version would reject every commit
             # of the fresh session (version 0) until the TTL ends. Rare: one extra trip.
@@ -218,7 +233,7 @@ class RedisChatStore(ChatStore):
         self,
         chat_id: int,
         token: str,
-        session: Session,
+        session: SessionT,
         *,
         profile: tuple[int, Profile] | None = None,
         release: bool = True,

@@ -31,12 +31,12 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol
 
 from pydantic import ValidationError
 
 from bot.aio import STOP_TIMEOUT_SECONDS, pause, running
-from bot.sessions.models import Profile, Session
+from bot.sessions.models import Profile, SessionT
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +55,18 @@ class StoreUnavailable(Exception):
 
 
 @dataclass
-class Loaded:
+class Loaded(Generic[SessionT]):
     """What ``load`` found for one update."""
 
-    session: Session | None  # None when no session is stored (or it expired, or was corrupt)
+    session: SessionT | None  # None when no session is stored (or it expired, or was corrupt)
     profile: Profile | None
 
 
-class ChatStore(Protocol):
+class ChatStore(Protocol[SessionT]):
     """Keep sessions (with TTL) and profiles (without), and serialise updates of one chat.
 
     Backends subclass it explicitly: they implement the primitives and inherit ``turn``.
+    Sessions are documents of the model class a backend is built with (``session_model``).
     """
 
     def turn(
@@ -77,7 +78,7 @@ class ChatStore(Protocol):
         hold_ms: int,
         renew_seconds: float,
         stop_timeout: float = STOP_TIMEOUT_SECONDS,
-    ) -> Turn:
+    ) -> Turn[SessionT]:
         """Return one update of ``chat_id`` by ``user_id``, to run with ``async with``."""
         return Turn(
             self,
@@ -97,7 +98,7 @@ class ChatStore(Protocol):
         """Keep holding the chat's lock for another ``hold_ms``; False if it is no longer ours."""
         ...
 
-    async def load(self, chat_id: int, user_id: int) -> Loaded:
+    async def load(self, chat_id: int, user_id: int) -> Loaded[SessionT]:
         """Return the chat's session and the user's profile (one round trip)."""
         ...
 
@@ -105,7 +106,7 @@ class ChatStore(Protocol):
         self,
         chat_id: int,
         token: str,
-        session: Session,
+        session: SessionT,
         *,
         profile: tuple[int, Profile] | None = None,
         release: bool = True,
@@ -155,12 +156,12 @@ class ChatStore(Protocol):
         ...
 
 
-class Turn:
+class Turn(Generic[SessionT]):
     """One update of a chat under its lock: entering locks and loads, leaving releases."""
 
     def __init__(
         self,
-        store: ChatStore,
+        store: ChatStore[SessionT],
         chat_id: int,
         user_id: int,
         *,
@@ -183,10 +184,10 @@ class Turn:
         self._token: str | None = None
         self._ended = False
         self._exits = contextlib.AsyncExitStack()
-        self.session: Session | None = None
+        self.session: SessionT | None = None
         self.profile: Profile | None = None
 
-    async def __aenter__(self) -> Turn:
+    async def __aenter__(self) -> Turn[SessionT]:
         """Lock the chat, start renewing the lock, load session and profile."""
         if self._token is not None:
             raise RuntimeError("a turn can be entered only once")
@@ -210,7 +211,7 @@ class Turn:
         self._ended = True
         await self._exits.aclose()
 
-    async def save(self, session: Session, profile: Profile | None = None) -> bool:
+    async def save(self, session: SessionT, profile: Profile | None = None) -> bool:
         """Save ``session`` (and ``profile`` if given) by compare-and-set; keep the lock.
 
         False when the stored version moved on (our lock expired and another worker wrote
@@ -255,12 +256,12 @@ async def poll_for_lock(try_once: Callable[[], Awaitable[bool]], wait: float) ->
         await asyncio.sleep(min(random.uniform(POLL_MIN_SECONDS, POLL_MAX_SECONDS), remaining))
 
 
-def parse_session(raw: str | bytes | None, chat_id: int) -> Session | None:
-    """Return the session stored in ``raw``; None when missing or unreadable."""
+def parse_session(raw: str | bytes | None, chat_id: int, model: type[SessionT]) -> SessionT | None:
+    """Return the ``model`` session stored in ``raw``; None when missing or unreadable."""
     if raw is None:
         return None
     try:
-        return Session.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError:
         # A half-written or old-format document must not wedge the chat: start over.
         log.warning("stored session of chat %s is unreadable; starting a new one", chat_id)

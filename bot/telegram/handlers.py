@@ -32,9 +32,10 @@ from bot.aio import pause, running
 from bot.i18n import Msg, Translator
 from bot.sessions.store import ChatBusy, ChatStore, StoreUnavailable
 from bot.telegram.render import card_markup, card_text
-from conversations.engine import Engine
+from conversations.engine import AnyEngine
 from conversations.events import Command, ContactShared, Event, Tap, TextInput, UserInfo
 from conversations.replies import Card
+from conversations.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,8 @@ class TelegramBridge:
 
     def __init__(
         self,
-        engine: Engine,
-        store: ChatStore,
+        engine: AnyEngine,
+        store: ChatStore[Session],
         translator: Translator,
         *,
         lock: LockTimes | None = None,

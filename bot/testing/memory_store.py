@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.sessions.models import Profile, Session
+from bot.sessions.models import Profile, SessionT
 from bot.sessions.store import (
     ChatStore,
     Loaded,
@@ -71,12 +71,13 @@ class MemoryKeyValue:
         return max(0, int((expires_at - time.monotonic()) * 1000))
 
 
-class MemoryChatStore(ChatStore):
+class MemoryChatStore(ChatStore[SessionT]):
     """Chat store in this process's memory, for the console demo."""
 
-    def __init__(self, *, session_ttl_seconds: int = 86400) -> None:
-        """Start with no sessions, profiles or locks."""
+    def __init__(self, *, session_model: type[SessionT], session_ttl_seconds: int = 86400) -> None:
+        """Start with no sessions, profiles or locks; sessions are ``session_model`` documents."""
         check_ttl(session_ttl_seconds)
+        self._session_model = session_model
         self._session_ttl_ms = session_ttl_seconds * 1000
         # Public for tests that need to plant a corrupt document or read a TTL.
         self.kv = MemoryKeyValue()
@@ -119,11 +120,11 @@ class MemoryChatStore(ChatStore):
         self.kv.set(key, token, ttl_ms=hold_ms)
         return True
 
-    async def load(self, chat_id: int, user_id: int) -> Loaded:
+    async def load(self, chat_id: int, user_id: int) -> Loaded[SessionT]:
         """Return the chat's session and the user's profile."""
         key = self._session_key(chat_id)
         raw_session = self.kv.get(key)
-        session = parse_session(raw_session, chat_id)
+        session = parse_session(raw_session, chat_id, self._session_model)
         if session is None and raw_session is not None:
             # Like the Redis store: forget the unreadable document so a fresh session saves.
             self.kv.delete(key)
@@ -135,7 +136,7 @@ class MemoryChatStore(ChatStore):
         self,
         chat_id: int,
         token: str,
-        session: Session,
+        session: SessionT,
         *,
         profile: tuple[int, Profile] | None = None,
         release: bool = True,

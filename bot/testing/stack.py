@@ -23,6 +23,7 @@ from bot.skiplino import SkiplinoClient
 from bot.telegram.handlers import TelegramBridge
 from bot.testing.fake_api import FakeBotAPI, FakeRequest
 from conversations.engine import Engine
+from conversations.session import Session
 from sandbox import Sandbox
 
 # Tuesday 1 December 2026, 10:00 in Bahrain: a working morning, deterministic for every run.
@@ -73,7 +74,7 @@ def skiplino_client(sandbox: Sandbox, **kwargs: Any) -> SkiplinoClient:
 class BotWorker:
     """One bot process's worth of objects: engine + Application polling the fake API."""
 
-    engine: Engine
+    engine: Engine[SkiplinoClient, ChatStore[Session]]
     application: Application  # type: ignore[type-arg]
 
     @property
@@ -120,9 +121,9 @@ class Stack:
     def __post_init__(self) -> None:
         self.sandbox = Sandbox(secret_key=SECRET_KEY, clock=self.clock)
 
-    def store(self) -> ChatStore:
+    def store(self) -> ChatStore[Session]:
         """Return a store on the test's Redis keys."""
-        return RedisChatStore(self.redis, prefix=self.prefix)
+        return RedisChatStore(self.redis, prefix=self.prefix, session_model=Session)
 
     def worker(self, *, api: SkiplinoClient | None = None) -> BotWorker:
         """Build (not start) a bot worker sharing this harness's Redis, sandbox and Telegram."""

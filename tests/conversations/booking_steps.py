@@ -16,9 +16,9 @@ from typing import Literal
 
 import httpx
 
-from bot.sessions.models import Session
 from bot.skiplino import SkiplinoClient
 from bot.testing.fake_api import ChatMessage
+from conversations.session import Session
 from sandbox import CustomerRecord, Sandbox, TicketRecord
 from tests.fakes.harness import SECRET_KEY, Chat, Harness
 

@@ -114,7 +114,7 @@ async def test_garbage_in_the_date_step_gives_a_hint_and_the_same_buttons(harnes
     assert reply.text.startswith("I couldn't read that as a date.")
     assert reply.buttons == dates.buttons
     after = await session_of(harness, chat)
-    assert (after.state, after.data, after.back) == (before.state, before.data, before.back)
+    assert (after.state, after.draft, after.back) == (before.state, before.draft, before.back)
     # The new card's buttons work.
     slots = await chat.tap(day_label(TOMORROW))
     assert f"Free times on {long_date(TOMORROW)}" in slots.text

@@ -62,8 +62,8 @@ async def test_a_draft_stored_with_names_and_flags_goes_on_with_the_catalogues_n
         "is_open": False,
         "is_appointment": False,
     }
-    for entry in [{"data": stored["data"]}, *stored["back"]]:
-        entry["data"].update(old_keys)
+    for entry in [{"draft": stored["draft"]}, *stored["back"]]:
+        entry["draft"].update(old_keys)
     await harness.redis.set(key, json.dumps(stored), keepttl=True)
 
     mode = await chat.tap("Back")

@@ -16,6 +16,11 @@ from bot.telegram.handlers import LockTimes, Reply, TelegramBridge
 from bot.testing.memory_store import MemoryChatStore
 from conversations.engine import Engine
 from conversations.events import Command, Tap, TextInput, UserInfo
+from conversations.flows.booking import BOOKING
+from conversations.flows.menu import MENU
+from conversations.flows.reschedule import RESCHEDULE
+from conversations.flows.tickets import TICKETS
+from conversations.session import Session
 from tests.fakes.harness import START
 
 
@@ -27,11 +32,12 @@ def _no_api(request: httpx.Request) -> httpx.Response:
 async def test_busy_chat_says_so_in_the_profiles_language_and_changes_nothing(
     redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    store = RedisChatStore(redis_client, prefix=redis_prefix)
+    store = RedisChatStore(redis_client, prefix=redis_prefix, session_model=Session)
     api = SkiplinoClient(
         base_url="http://api/external/v1", api_key="sk_x", transport=httpx.MockTransport(_no_api)
     )
     engine = Engine(
+        flows=[MENU, BOOKING, TICKETS, RESCHEDULE],
         api=api,
         store=store,
         timezone=ZoneInfo("Asia/Bahrain"),
@@ -62,12 +68,18 @@ async def test_busy_chat_says_so_in_the_profiles_language_and_changes_nothing(
 
 
 async def test_a_button_of_an_expired_session_does_not_act_in_the_next_one() -> None:
-    store = MemoryChatStore()
+    store = MemoryChatStore(session_model=Session)
     api = SkiplinoClient(
         base_url="http://api/external/v1", api_key="sk_x", transport=httpx.MockTransport(_no_api)
     )
     now = [START]
-    engine = Engine(api=api, store=store, timezone=ZoneInfo("Asia/Bahrain"), clock=lambda: now[0])
+    engine = Engine(
+        flows=[MENU, BOOKING, TICKETS, RESCHEDULE],
+        api=api,
+        store=store,
+        timezone=ZoneInfo("Asia/Bahrain"),
+        clock=lambda: now[0],
+    )
     bridge = TelegramBridge(engine, store, default_translator())
     user = UserInfo(id=42, first_name="Layla")
     seen: list[Reply] = []

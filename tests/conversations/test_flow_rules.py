@@ -17,15 +17,14 @@ from urllib.parse import urlparse
 import pytest
 import redis.asyncio as aioredis
 
-from bot.app import build_engine
+from bot.app import BotEngine, build_engine
 from bot.i18n import Msg, Translator
-from bot.sessions.models import Session
 from bot.sessions.redis_store import RedisChatStore
 from bot.telegram.handlers import Reply, TelegramBridge
 from conversations import callback
-from conversations.engine import Engine
 from conversations.events import Command, Event, Tap, TextInput, UserInfo
 from conversations.replies import Button, ButtonKind, Card
+from conversations.session import BookingDraft, Session
 from sandbox import Sandbox
 from tests.conftest import REDIS_URL
 from tests.conversations.booking_steps import (
@@ -50,7 +49,7 @@ TRANSLATOR = Translator()
 class FlowChat:
     """A chat driven straight through ``TelegramBridge.handle``; every outcome is kept."""
 
-    engine: Engine
+    engine: BotEngine
     user: UserInfo
     sandbox: Sandbox
     outcomes: list[Reply] = field(default_factory=list)
@@ -169,7 +168,7 @@ async def test_each_step_leads_to_the_next_and_back_returns_exactly(flow: FlowCh
         assert (now.state, flow.keys()[0]) == (state, first_key), label
         await flow.tap("Back")
         back = await stored(flow)
-        assert (back.state, back.data, back.back) == (before.state, before.data, before.back)
+        assert (back.state, back.draft, back.back) == (before.state, before.draft, before.back)
         assert flow.text == before_text, f"Back after {label!r}"
         await flow.tap(label)
     assert "Time: 2 December 2026, 10:30" in flow.text
@@ -193,7 +192,7 @@ async def test_typed_text_where_buttons_are_expected_gives_a_hint(flow: FlowChat
     assert outcome.cards[-1].buttons != ()
     assert len(flow.card.buttons) == len(buttons)
     after = await stored(flow)
-    assert (after.state, after.data) == (before.state, before.data)
+    assert (after.state, after.draft) == (before.state, before.draft)
 
 
 async def test_bad_text_in_the_date_step_keeps_the_step(flow: FlowChat) -> None:
@@ -219,7 +218,7 @@ async def test_a_stale_button_reshows_the_current_step_without_acting(flow: Flow
     await flow.tap_data(old_branch_button)
 
     after = await stored(flow)
-    assert (after.state, after.data, after.back) == (before.state, before.data, before.back)
+    assert (after.state, after.draft, after.back) == (before.state, before.draft, before.back)
     assert flow.keys()[0] == "errors.stale_button"
     assert "Choose a service:" in flow.text
     assert "Manama Central Branch" in flow.text
@@ -254,7 +253,7 @@ async def test_forged_callback_data_on_the_slot_step_never_acts(
     await flow.tap_data(forged.format(step=callback._to_base36(before.step)))
 
     after = await stored(flow)
-    assert (after.state, after.data, after.back) == (before.state, before.data, before.back)
+    assert (after.state, after.draft, after.back) == (before.state, before.draft, before.back)
     assert flow.text.endswith(slots)
     assert flow.keys()[0] in ("errors.stale_button", "booking.slot_taken")
     # A forged button costs at most the one slot list it re-shows.
@@ -319,7 +318,9 @@ async def test_a_button_of_an_earlier_card_reshows_the_current_step(harness: Har
     [shown] = [m for m in chat.user.messages() if m.message_id == dates.message_id]
     assert shown.text.startswith(STALE_LINE)
     assert shown.text.endswith(slots.text)
-    assert (await session_of(harness, chat)).data["day"] == TOMORROW.isoformat()
+    draft = (await session_of(harness, chat)).draft
+    assert isinstance(draft, BookingDraft)
+    assert draft.day == TOMORROW
     assert tickets_of(harness.sandbox, chat.user.id) == []
 
 
@@ -380,7 +381,9 @@ async def test_callback_data_of_every_button_fits_telegrams_limit(harness: Harne
 
 async def test_a_dead_redis_gets_the_localized_apology_and_no_crash(redis_prefix: str) -> None:
     harness = Harness(redis=aioredis.Redis(), prefix=redis_prefix)
-    store = RedisChatStore.from_url("redis://127.0.0.1:1/0", prefix=redis_prefix)
+    store = RedisChatStore.from_url(
+        "redis://127.0.0.1:1/0", prefix=redis_prefix, session_model=Session
+    )
     engine = build_engine(
         settings(), store=store, api=skiplino_client(harness.sandbox), clock=harness.clock
     )
@@ -449,7 +452,7 @@ class RedisLine:
 async def test_redis_lost_in_the_middle_of_an_update_costs_no_crash(redis_prefix: str) -> None:
     harness = Harness(redis=aioredis.Redis(), prefix=redis_prefix)
     line = RedisLine()
-    store = RedisChatStore.from_url(await line.open(), prefix=redis_prefix)
+    store = RedisChatStore.from_url(await line.open(), prefix=redis_prefix, session_model=Session)
     transport = NetworkTransport(harness.sandbox)
     engine = build_engine(
         settings(), store=store, api=network_client(transport), clock=harness.clock

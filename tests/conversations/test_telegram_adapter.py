@@ -23,7 +23,12 @@ from bot.testing.fake_api import FakeBotAPI
 from bot.testing.memory_store import MemoryChatStore
 from conversations.engine import Engine
 from conversations.events import Command, Tap, UserInfo
+from conversations.flows.booking import BOOKING
+from conversations.flows.menu import MENU
+from conversations.flows.reschedule import RESCHEDULE
+from conversations.flows.tickets import TICKETS
 from conversations.replies import Button
+from conversations.session import Session
 from tests.conversations.booking_steps import customer_of, to_walk_in_confirm, user
 from tests.fakes.harness import START, Harness
 
@@ -135,8 +140,14 @@ async def test_branches_are_paged_past_eight_with_next_and_previous() -> None:
         api_key="sk_test",
         transport=httpx.MockTransport(_many_branches),
     )
-    store = MemoryChatStore()
-    engine = Engine(api=api, store=store, timezone=BAHRAIN, clock=lambda: START)
+    store = MemoryChatStore(session_model=Session)
+    engine = Engine(
+        flows=[MENU, BOOKING, TICKETS, RESCHEDULE],
+        api=api,
+        store=store,
+        timezone=BAHRAIN,
+        clock=lambda: START,
+    )
     bridge = TelegramBridge(engine, store, Translator())
     seen: list[Reply] = []
 

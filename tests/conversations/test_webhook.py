@@ -26,6 +26,7 @@ from bot.app import build_application, build_engine
 from bot.sessions.redis_store import RedisChatStore
 from bot.telegram.webhook import SECRET_HEADER, create_webhook_app
 from bot.testing.fake_api import FakeBotAPI, FakeRequest
+from conversations.session import Session
 from sandbox import Sandbox
 from tests.conversations.booking_steps import (
     APPOINTMENT_GROUP,
@@ -221,7 +222,9 @@ async def test_health_is_200_while_redis_answers(fleet: Fleet) -> None:
 
 async def test_health_is_503_when_redis_is_unreachable(redis_prefix: str) -> None:
     # Nothing listens on port 1 of loopback: every Redis call fails at once.
-    store = RedisChatStore.from_url("redis://127.0.0.1:1/0", prefix=redis_prefix)
+    store = RedisChatStore.from_url(
+        "redis://127.0.0.1:1/0", prefix=redis_prefix, session_model=Session
+    )
     engine = build_engine(settings(), store=store, api=skiplino_client(Sandbox(secret_key="k")))
     telegram = FakeBotAPI()
     application = build_application(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from pydantic import Field
 from redis.asyncio.connection import Connection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -19,7 +20,7 @@ from bot.sessions import (
     ChatStore,
     Profile,
     RedisChatStore,
-    Session,
+    StoredSession,
     StoreUnavailable,
 )
 from bot.testing.memory_store import MemoryChatStore
@@ -29,14 +30,25 @@ CHAT = 1001
 USER = 2002
 
 
+class Session(StoredSession):
+    """A session document of the shape a conversation layer might keep (the store is generic)."""
+
+    flow: str = "menu"
+    state: str = "menu"
+    data: dict[str, Any] = Field(default_factory=dict)
+    back: list[dict[str, Any]] = Field(default_factory=list)
+    card_message_id: int | None = None
+    step: int = 0
+
+
 @dataclass
 class Backend:
     """A store under test plus a look at its raw storage, the same for both backends."""
 
     name: str
-    store: ChatStore
+    store: ChatStore[Session]
     # Build a store on the same storage with another session TTL.
-    with_session_ttl: Callable[[int], ChatStore]
+    with_session_ttl: Callable[[int], ChatStore[Session]]
     # Write a raw value under "session:<id>" / "profile:<id>", bypassing the store.
     plant: Callable[[str, int, str], Awaitable[None]]
     # Redis-like PTTL of "session:<id>" / "profile:<id>": -2 missing, -1 no expiry.
@@ -54,7 +66,7 @@ async def backend(
 ) -> AsyncIterator[Backend]:
     """Yield each store backend in turn."""
     if request.param == "redis":
-        store = RedisChatStore(redis_client, prefix=redis_prefix)
+        store = RedisChatStore(redis_client, prefix=redis_prefix, session_model=Session)
 
         async def plant_redis(kind: str, ident: int, raw: str) -> None:
             """Write a raw document into Redis."""
@@ -67,18 +79,20 @@ async def backend(
         yield Backend(
             "redis",
             store,
-            lambda ttl: RedisChatStore(redis_client, prefix=redis_prefix, session_ttl_seconds=ttl),
+            lambda ttl: RedisChatStore(
+                redis_client, prefix=redis_prefix, session_model=Session, session_ttl_seconds=ttl
+            ),
             plant_redis,
             pttl_redis,
         )
         await store.close()
     else:
-        memory = MemoryChatStore()
+        memory = MemoryChatStore(session_model=Session)
         stores = [memory]
 
-        def with_ttl(ttl: int) -> ChatStore:
+        def with_ttl(ttl: int) -> ChatStore[Session]:
             """Build a memory store with another TTL (it has its own storage)."""
-            other = MemoryChatStore(session_ttl_seconds=ttl)
+            other = MemoryChatStore(session_model=Session, session_ttl_seconds=ttl)
             stores.append(other)
             return other
 
@@ -352,8 +366,8 @@ async def test_cache_refuses_a_ttl_below_one_second(backend: Backend) -> None:
 async def test_prefixes_isolate_two_bots_on_one_redis(
     redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    bot_a = RedisChatStore(redis_client, prefix=redis_prefix)
-    bot_b = RedisChatStore(redis_client, prefix=f"{redis_prefix}:b")
+    bot_a = RedisChatStore(redis_client, prefix=redis_prefix, session_model=Session)
+    bot_b = RedisChatStore(redis_client, prefix=f"{redis_prefix}:b", session_model=Session)
     token = await bot_a.acquire(CHAT)
     await bot_b.acquire(CHAT, wait=0)  # not blocked by the other bot's lock
 
@@ -375,13 +389,15 @@ async def test_a_reachable_store_answers_ping(backend: Backend) -> None:
 def test_prefix_with_braces_is_refused() -> None:
     client = aioredis.Redis()
     with pytest.raises(ValueError, match="prefix"):
-        RedisChatStore(client, prefix="bot{1}")
+        RedisChatStore(client, prefix="bot{1}", session_model=Session)
 
 
 @pytest.fixture
-async def dead_redis() -> AsyncIterator[RedisChatStore]:
+async def dead_redis() -> AsyncIterator[RedisChatStore[Session]]:
     """Yield a store whose Redis refuses connections (nothing listens on port 1)."""
-    store = RedisChatStore.from_url("redis://:s3cret-pw@127.0.0.1:1/0", prefix="dead")
+    store = RedisChatStore.from_url(
+        "redis://:s3cret-pw@127.0.0.1:1/0", prefix="dead", session_model=Session
+    )
     yield store
     await store.close()
 
@@ -412,7 +428,8 @@ async def dead_redis() -> AsyncIterator[RedisChatStore]:
     ],
 )
 async def test_unreachable_redis_raises_store_unavailable_without_the_password(
-    dead_redis: RedisChatStore, call: Callable[[RedisChatStore], Awaitable[object]]
+    dead_redis: RedisChatStore[Session],
+    call: Callable[[RedisChatStore[Session]], Awaitable[object]],
 ) -> None:
     with pytest.raises(StoreUnavailable) as caught:
         await call(dead_redis)
@@ -432,7 +449,7 @@ async def test_redis_that_stops_answering_raises_store_unavailable(redis_prefix:
     client = aioredis.Redis(
         host="127.0.0.1", port=port, socket_timeout=0.1, retry=Retry(NoBackoff(), retries=1)
     )
-    store = RedisChatStore(client, prefix=redis_prefix, owns_client=True)
+    store = RedisChatStore(client, prefix=redis_prefix, session_model=Session, owns_client=True)
     try:
         with pytest.raises(StoreUnavailable, match="TimeoutError"):
             await store.load(CHAT, USER)
@@ -457,7 +474,9 @@ async def test_one_update_costs_three_redis_round_trips(
             await super().send_packed_command(command, check_health)
 
     pool = ConnectionPool.from_url(REDIS_URL, connection_class=CountingConnection)
-    store = RedisChatStore(aioredis.Redis(connection_pool=pool), prefix=redis_prefix)
+    store = RedisChatStore(
+        aioredis.Redis(connection_pool=pool), prefix=redis_prefix, session_model=Session
+    )
     profile = (USER, Profile(locale="ar"))
     # Warm up: the connection handshake and the first script load are one-off costs.
     token = await store.acquire(CHAT)
@@ -715,7 +734,9 @@ async def test_one_turn_costs_four_redis_round_trips(
             await super().send_packed_command(command, check_health)
 
     pool = ConnectionPool.from_url(REDIS_URL, connection_class=CountingConnection)
-    store = RedisChatStore(aioredis.Redis(connection_pool=pool), prefix=redis_prefix)
+    store = RedisChatStore(
+        aioredis.Redis(connection_pool=pool), prefix=redis_prefix, session_model=Session
+    )
     # Warm up: the connection handshake and the first script loads are one-off costs.
     async with store.turn(CHAT, USER, **TIMES) as turn:
         await turn.save(a_session())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from enum import StrEnum
 
 from bot.i18n import Ltr, Msg
 from bot.skiplino import (
@@ -21,12 +22,14 @@ from bot.skiplino import (
     Ticket,
     UnprocessableEntityError,
 )
-from conversations.booking import DateState, SlotState
 from conversations.callback import CallbackData
 from conversations.context import Ctx
-from conversations.registry import State, register, register_action
-from conversations.tickets import (
-    CARD,
+from conversations.flow import Action, Flow, Outcome, Shown, State
+from conversations.flows.booking import DateState, SlotState
+from conversations.session import RescheduleDraft
+from conversations.ticket_card import (
+    TicketAction,
+    TicketStep,
     back_to_card,
     can_reschedule,
     fetch_owned,
@@ -40,30 +43,36 @@ from conversations.tickets import (
 
 log = logging.getLogger(__name__)
 
-DATE = "resched.date"
-SLOT = "resched.slot"
-CONFIRM = "resched.confirm"
+
+class RescheduleStep(StrEnum):
+    """The states of the reschedule flow."""
+
+    DATE = "resched.date"
+    SLOT = "resched.slot"
+    CONFIRM = "resched.confirm"
 
 
-async def start(ctx: Ctx, data: CallbackData) -> None:
+class RescheduleAction(StrEnum):
+    """Buttons of the reschedule steps; the short codes are what callback data carries."""
+
+    CONFIRM = "rsok"
+
+
+async def start(ctx: Ctx, data: CallbackData) -> Outcome:
     """Begin moving the card's appointment, if it is the user's and can still move."""
-    if ctx.state != CARD:
-        ctx.toast("errors.stale_button")
-        return
+    if ctx.state != TicketStep.CARD:
+        ctx.notice(Msg("errors.stale_button"))
+        return None
     ticket = await fetch_owned(ctx, session_ticket_id(ctx, data))
     if ticket is None:
-        show_not_found(ctx)
-        return
+        return show_not_found(ctx)
     if not can_reschedule(ticket) or ticket.time is None:
-        ctx.prefix.append(Msg("reschedule.not_movable"))
-        show_ticket(ctx, ticket)
-        return
+        ctx.notice(Msg("reschedule.not_movable"))
+        return show_ticket(ctx, ticket)
     remember_ticket(ctx, ticket)
     # The service's name is read from the kept ticket when shown, so only its id is kept here.
-    ctx.goto(DATE, {"ticket": ctx.data["ticket"], "service_id": ticket.service.id})
-
-
-register_action("rs", start)
+    ctx.goto(RescheduleStep.DATE, RescheduleDraft(ticket=ticket, service_id=ticket.service.id))
+    return None
 
 
 def _moving_line(ctx: Ctx, ticket: Ticket) -> Msg:
@@ -78,68 +87,57 @@ def _moving_line(ctx: Ctx, ticket: Ticket) -> Msg:
 class RescheduleDateState(DateState):
     """Choose the new day."""
 
-    name = DATE
-    next_state = SLOT
+    name = RescheduleStep.DATE
+    next_state = RescheduleStep.SLOT
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """Offer the next days, under a line naming the appointment."""
         ticket = stored_ticket(ctx)
         if ticket is None or ticket.time is None:
-            show_not_found(ctx)
-            return
-        ctx.prefix.insert(0, _moving_line(ctx, ticket))
-        await super().render(ctx)
+            return show_not_found(ctx)
+        ctx.notices.insert(0, _moving_line(ctx, ticket))
+        return await super().render(ctx)
 
     async def service_name(self, ctx: Ctx) -> str | None:
         """Return the appointment's service name, from the ticket kept in the session."""
         ticket = stored_ticket(ctx)
-        if ticket is None:
-            show_not_found(ctx)
-            return None
-        return ticket.service.name
+        return ticket.service.name if ticket is not None else None
+
+    async def when_gone(self, ctx: Ctx) -> Shown:
+        """Say the ticket is not found: the step has none."""
+        return show_not_found(ctx)
 
 
 class RescheduleSlotState(SlotState):
     """Choose the new time among the service's free slots of that day."""
 
-    name = SLOT
-    next_state = CONFIRM
-    confirm_mode = "reschedule"
+    name = RescheduleStep.SLOT
 
-    async def choose_slot(self, ctx: Ctx, moment: datetime) -> None:
+    async def choose_slot(self, ctx: Ctx, moment: datetime) -> Outcome:
         """Go on to the confirmation of the move, keeping the ticket in the draft."""
-        ctx.goto(
-            self.next_state, {**ctx.data, "mode": self.confirm_mode, "time": moment.isoformat()}
-        )
-
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
-        """Take a slot; the appointment's own time is not a move."""
-        await super().on_tap(ctx, data)
-        ticket = stored_ticket(ctx)
-        if ctx.state == CONFIRM and ticket is not None and _new_time(ctx) == ticket.time:
-            ctx.go_back()
-            ctx.prefix.append(Msg("reschedule.same_time"))
-
-
-def _new_time(ctx: Ctx) -> datetime | None:
-    """Return the chosen new time kept in the session."""
-    raw = ctx.data.get("time")
-    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        draft = ctx.draft_as(RescheduleDraft)
+        if draft is None:
+            return show_not_found(ctx)
+        if moment == draft.ticket.time:
+            # The appointment's own time is not a move.
+            ctx.notice(Msg("reschedule.same_time"))
+            return None
+        ctx.goto(RescheduleStep.CONFIRM, draft.model_copy(update={"time": moment}))
+        return None
 
 
 class RescheduleConfirmState(State):
     """Show the old and the new time; move on Confirm."""
 
-    name = CONFIRM
+    name = RescheduleStep.CONFIRM
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """Summarise the move."""
-        ticket = stored_ticket(ctx)
-        new_time = _new_time(ctx)
-        if ticket is None or ticket.time is None or new_time is None:
-            show_not_found(ctx)
-            return
-        ctx.show(
+        draft = ctx.draft_as(RescheduleDraft)
+        if draft is None or draft.ticket.time is None or draft.time is None:
+            return show_not_found(ctx)
+        ticket = draft.ticket
+        return ctx.show(
             Msg(
                 "reschedule.confirm_title",
                 {
@@ -148,33 +146,31 @@ class RescheduleConfirmState(State):
                     "branch": ticket.branch.name,
                 },
             ),
-            Msg("reschedule.from", when_params(ctx, ticket.time)),
-            Msg("reschedule.to", when_params(ctx, new_time)),
+            Msg("reschedule.from", when_params(ctx, draft.ticket.time)),
+            Msg("reschedule.to", when_params(ctx, draft.time)),
             buttons=[
-                [ctx.button(Msg("reschedule.confirm"), "rsok", ticket.id)],
+                [ctx.button(Msg("reschedule.confirm"), RescheduleAction.CONFIRM, ticket.id)],
                 ctx.nav_row(),
             ],
         )
 
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Move the appointment."""
-        if data.action != "rsok":
-            await super().on_tap(ctx, data)
-            return
-        await move(ctx, session_ticket_id(ctx, data))
+        if data.action != RescheduleAction.CONFIRM:
+            return await super().on_tap(ctx, data)
+        return await move(ctx, session_ticket_id(ctx, data))
 
 
-async def move(ctx: Ctx, ticket_id: str | None) -> None:
+async def move(ctx: Ctx, ticket_id: str | None) -> Shown:
     """Move the session's appointment to the chosen time, once, if it is still the user's."""
-    new_time = _new_time(ctx)
+    draft = ctx.draft_as(RescheduleDraft)
+    new_time = draft.time if draft is not None else None
     ticket = await fetch_owned(ctx, ticket_id)
     if ticket is None or new_time is None:
-        show_not_found(ctx)
-        return
+        return show_not_found(ctx)
     if ticket.time == new_time:
         # An earlier attempt whose answer was lost went through already.
-        _moved(ctx, ticket)
-        return
+        return _moved(ctx, ticket)
     try:
         moved = await ctx.api.change_ticket_time(
             ticket.id, time=new_time, customer_id=ctx.profile.customer_id, locale=ctx.locale
@@ -187,21 +183,17 @@ async def move(ctx: Ctx, ticket_id: str | None) -> None:
         else:
             log.warning("change-time refused: %s", exc.field_errors)
             reason = Msg("reschedule.refused")
-        await _refused(ctx, ticket.id, new_time, reason)
-        return
+        return await _refused(ctx, ticket.id, new_time, reason)
     except BadRequestError as exc:
         # The API localizes the reason of its business-rule refusals (400).
         text = exc.error if isinstance(exc.error, str) else ""
         refusal = Msg("reschedule.refused_reason", {"reason": text}) if text else None
-        await _refused(ctx, ticket.id, new_time, refusal or Msg("reschedule.refused"))
-        return
+        return await _refused(ctx, ticket.id, new_time, refusal or Msg("reschedule.refused"))
     except ConflictError:
-        await _refused(ctx, ticket.id, new_time, Msg("reschedule.not_movable"))
-        return
+        return await _refused(ctx, ticket.id, new_time, Msg("reschedule.not_movable"))
     except NotFoundError:
         # 404 means the ticket could not be resolved after the change; look at what it is now.
-        await _refused(ctx, ticket.id, new_time, Msg("reschedule.refused"))
-        return
+        return await _refused(ctx, ticket.id, new_time, Msg("reschedule.refused"))
     except (APIConnectionError, InternalServerError):
         # The request may have reached Skiplino: look before offering to try again.
         log.warning("change-time outcome unknown; fetching the ticket again")
@@ -210,43 +202,48 @@ async def move(ctx: Ctx, ticket_id: str | None) -> None:
         except (APIConnectionError, InternalServerError):
             current = None
         if current is not None and current.time == new_time:
-            _moved(ctx, current)
-            return
-        ctx.show(
+            return _moved(ctx, current)
+        return ctx.show(
             Msg("reschedule.not_confirmed"),
-            buttons=[[ctx.button(Msg("common.try_again"), "rsok", ticket.id)], ctx.nav_row()],
+            buttons=[
+                [ctx.button(Msg("common.try_again"), RescheduleAction.CONFIRM, ticket.id)],
+                ctx.nav_row(),
+            ],
         )
-        return
-    _moved(ctx, moved)
+    return _moved(ctx, moved)
 
 
-def _moved(ctx: Ctx, ticket: Ticket) -> None:
+def _moved(ctx: Ctx, ticket: Ticket) -> Shown:
     """Show the card at the new time."""
     if ticket.time is not None:
-        ctx.prefix.append(
+        ctx.notice(
             Msg(
                 "reschedule.done",
                 {"number": Ltr(ticket.ticket_number), **when_params(ctx, ticket.time)},
             )
         )
-    back_to_card(ctx, ticket)
+    return back_to_card(ctx, ticket)
 
 
-async def _refused(ctx: Ctx, ticket_id: str, new_time: datetime, reason: Msg) -> None:
+async def _refused(ctx: Ctx, ticket_id: str, new_time: datetime, reason: Msg) -> Shown:
     """Explain a refused move and show the appointment as it really is now."""
     current = await fetch_owned(ctx, ticket_id)
     if current is None:
-        show_not_found(ctx)
-        return
+        return show_not_found(ctx)
     if current.time == new_time:
         # Refused in words but done in fact (a 404 after the change): the ticket tells the truth.
-        _moved(ctx, current)
-        return
-    ctx.prefix.append(reason)
+        return _moved(ctx, current)
+    ctx.notice(reason)
     if current.time is not None:
-        ctx.prefix.append(Msg("reschedule.kept", when_params(ctx, current.time)))
-    back_to_card(ctx, current)
+        ctx.notice(Msg("reschedule.kept", when_params(ctx, current.time)))
+    return back_to_card(ctx, current)
 
 
-for _state in (RescheduleDateState(), RescheduleSlotState(), RescheduleConfirmState()):
-    register(_state)
+RESCHEDULE = Flow(
+    name="reschedule",
+    states={
+        state.name: state
+        for state in (RescheduleDateState(), RescheduleSlotState(), RescheduleConfirmState())
+    },
+    actions={TicketAction.RESCHEDULE: Action(start)},
+)

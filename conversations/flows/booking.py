@@ -2,6 +2,7 @@
 
 A booking is never made twice: before every booking request, and after one whose outcome is
 unknown (timeout, 5xx), the customer's newest tickets are checked for the booking in question.
+The day and slot steps serve the reschedule flow too (``DateState``, ``SlotState``).
 Must not import Telegram.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Literal
 
 from bot.dates import parse_user_date
 from bot.i18n import LocalDate, LocalTime, Ltr, Msg
@@ -27,12 +29,13 @@ from bot.skiplino import (
     TicketType,
     UnprocessableEntityError,
 )
-from conversations import catalog
 from conversations.callback import CallbackData
 from conversations.context import Ctx
 from conversations.customers import customer_tickets
-from conversations.registry import State, register
-from conversations.tickets import show_ticket
+from conversations.flow import Flow, Outcome, Shown, State
+from conversations.replies import Button
+from conversations.session import BookingDraft, Paging, RescheduleDraft
+from conversations.ticket_card import TicketStep, card_of, show_ticket
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,32 @@ MAX_DAYS_AHEAD = 90
 NEXT_DAYS_SEARCHED = 14
 _DAY = re.compile(r"^\d{8}$")
 _SLOT = re.compile(r"^\d{12}$")
+
+
+class BookingStep(StrEnum):
+    """The states of the booking flow."""
+
+    BRANCH = "book.branch"
+    GROUP = "book.group"
+    SERVICE = "book.service"
+    MODE = "book.mode"
+    DATE = "book.date"
+    SLOT = "book.slot"
+    CONFIRM = "book.confirm"
+
+
+class BookingAction(StrEnum):
+    """Buttons of the booking steps; the short codes are what callback data carries."""
+
+    PAGE = "pg"
+    BRANCH = "br"
+    GROUP = "gr"
+    SERVICE = "sv"
+    WALK_IN = "walk"
+    APPOINTMENT = "appt"
+    DAY = "dt"
+    SLOT = "sl"
+    CONFIRM = "ok"
 
 
 def _error_text(error: object) -> str:
@@ -81,41 +110,44 @@ def _parse_slot(arg: str) -> datetime | None:
         return None
 
 
-def _flow(ctx: Ctx, **more: Any) -> dict[str, Any]:
-    """Carry the choices made so far into the next step's data."""
+def _booking(ctx: Ctx) -> BookingDraft:
+    """Return the current booking draft (an empty one if the step holds none)."""
+    return ctx.draft_as(BookingDraft) or BookingDraft()
+
+
+def _choices(ctx: Ctx) -> BookingDraft:
+    """Carry the choices made so far (ids only) into the next step's draft."""
     # Ids only: names and open/appointment flags are looked up in the user's locale when shown,
     # so a language change needs no renaming and a flag is never older than the catalog cache.
-    keep = ("branch_id", "group_id", "service_id")
-    data = {k: ctx.data[k] for k in keep if k in ctx.data}
-    data.update(more)
-    return data
+    draft = _booking(ctx)
+    return BookingDraft(
+        branch_id=draft.branch_id, group_id=draft.group_id, service_id=draft.service_id
+    )
 
 
-async def _gone(ctx: Ctx) -> None:
+def _gone(ctx: Ctx) -> Outcome:
     """Say the drafted choice is no longer offered and show the branch list again."""
-    while ctx.state != BranchState.name and ctx.go_back():
+    while ctx.state != BookingStep.BRANCH and ctx.go_back():
         pass
-    if ctx.state != BranchState.name:
-        ctx.reset("menu")
-        ctx.goto(BranchState.name)
-    ctx.toast("booking.gone")
-    await BranchState().render(ctx)
+    if ctx.state != BookingStep.BRANCH:
+        ctx.reset()
+        ctx.goto(BookingStep.BRANCH, Paging())
+    ctx.notice(Msg("booking.gone"))
+    return None
 
 
 async def _with_group(ctx: Ctx) -> tuple[Branch, ServiceGroup] | None:
-    """Resolve the draft's branch and group; on a vanished choice show the branch list."""
-    chosen = await catalog.choice(ctx, ctx.data)
+    """Resolve the draft's branch and group; None when either is no longer offered."""
+    chosen = await ctx.catalogue.choice(_booking(ctx), ctx.locale)
     if chosen is None or chosen.group is None:
-        await _gone(ctx)
         return None
     return chosen.branch, chosen.group
 
 
 async def _with_service(ctx: Ctx) -> tuple[Branch, Service] | None:
-    """Resolve the draft's branch and service; on a vanished choice show the branch list."""
-    chosen = await catalog.choice(ctx, ctx.data)
+    """Resolve the draft's branch and service; None when either is no longer offered."""
+    chosen = await ctx.catalogue.choice(_booking(ctx), ctx.locale)
     if chosen is None or chosen.service is None:
-        await _gone(ctx)
         return None
     return chosen.branch, chosen.service
 
@@ -123,16 +155,16 @@ async def _with_service(ctx: Ctx) -> tuple[Branch, Service] | None:
 class BranchState(State):
     """Choose a branch (paged past eight)."""
 
-    name = "book.branch"
+    name = BookingStep.BRANCH
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """List the active branches with their open/closed state."""
-        branches = await catalog.branches(ctx)
+        branches = await ctx.catalogue.branches(ctx.locale)
         if not branches:
-            ctx.show(Msg("booking.no_branches"), buttons=[ctx.nav_row()])
-            return
+            return ctx.show(Msg("booking.no_branches"), buttons=[ctx.nav_row()])
         pages = max(1, -(-len(branches) // PAGE_SIZE))
-        page = min(max(int(ctx.data.get("page", 0)), 0), pages - 1)
+        paging = ctx.draft_as(Paging) or Paging()
+        page = min(max(paging.page, 0), pages - 1)
         rows = [
             [
                 ctx.button(
@@ -140,84 +172,86 @@ class BranchState(State):
                         "booking.branch_open" if branch.is_open else "booking.branch_closed",
                         {"name": branch.name},
                     ),
-                    "br",
+                    BookingAction.BRANCH,
                     branch.id,
                 )
             ]
             for branch in branches[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         ]
-        paging = []
+        turn = []
         if page > 0:
-            paging.append(ctx.button(Msg("common.prev"), "pg", str(page - 1)))
+            turn.append(ctx.button(Msg("common.prev"), BookingAction.PAGE, str(page - 1)))
         if page < pages - 1:
-            paging.append(ctx.button(Msg("common.next"), "pg", str(page + 1)))
-        ctx.show(Msg("booking.choose_branch"), buttons=[*rows, paging, ctx.nav_row()])
+            turn.append(ctx.button(Msg("common.next"), BookingAction.PAGE, str(page + 1)))
+        return ctx.show(Msg("booking.choose_branch"), buttons=[*rows, turn, ctx.nav_row()])
 
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Open a page or a branch."""
-        if data.action == "pg" and data.arg(0).isdigit():
-            ctx.data["page"] = int(data.arg(0))
-            return
+        if data.action == BookingAction.PAGE and data.arg(0).isdigit():
+            ctx.session.draft = Paging(page=int(data.arg(0)))
+            return None
         # No format check on the id: only a branch of the current list is accepted, and the
         # branch id format is not documented (NOTES: inferred from examples).
-        if data.action != "br" or not data.arg(0):
-            await super().on_tap(ctx, data)
-            return
-        branch = next((b for b in await catalog.branches(ctx) if b.id == data.arg(0)), None)
+        if data.action != BookingAction.BRANCH or not data.arg(0):
+            return await super().on_tap(ctx, data)
+        branches = await ctx.catalogue.branches(ctx.locale)
+        branch = next((b for b in branches if b.id == data.arg(0)), None)
         if branch is None:
-            ctx.toast("booking.gone")
-            return
-        groups = await catalog.tree(ctx, branch.id)
+            ctx.notice(Msg("booking.gone"))
+            return None
+        groups = await ctx.catalogue.tree(branch.id, ctx.locale)
         if len(groups) == 1:
             # One group only: asking for it would be a step without a choice.
-            ctx.goto("book.service", {"branch_id": branch.id, "group_id": groups[0].id})
+            draft = BookingDraft(branch_id=branch.id, group_id=groups[0].id)
+            ctx.goto(BookingStep.SERVICE, draft)
         else:
-            ctx.goto("book.group", {"branch_id": branch.id})
+            ctx.goto(BookingStep.GROUP, BookingDraft(branch_id=branch.id))
+        return None
 
 
 class GroupState(State):
     """Choose a service group."""
 
-    name = "book.group"
+    name = BookingStep.GROUP
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """List the branch's service groups."""
-        chosen = await catalog.choice(ctx, ctx.data)
+        chosen = await ctx.catalogue.choice(_booking(ctx), ctx.locale)
         if chosen is None:
-            await _gone(ctx)
-            return
-        groups = await catalog.tree(ctx, chosen.branch.id)
-        rows = [[ctx.button(group.name, "gr", group.id)] for group in groups]
-        ctx.show(
+            _gone(ctx)
+            return await BranchState().render(ctx)
+        groups = await ctx.catalogue.tree(chosen.branch.id, ctx.locale)
+        rows = [[ctx.button(group.name, BookingAction.GROUP, group.id)] for group in groups]
+        return ctx.show(
             Msg("booking.choose_group", {"branch": chosen.branch.name}),
             *([Msg("booking.no_services")] if not groups else []),
             buttons=[*rows, ctx.nav_row()],
         )
 
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Open a group."""
-        chosen = await catalog.choice(ctx, ctx.data)
+        chosen = await ctx.catalogue.choice(_booking(ctx), ctx.locale)
         if chosen is None:
-            await _gone(ctx)
-            return
-        groups = await catalog.tree(ctx, chosen.branch.id)
+            return _gone(ctx)
+        groups = await ctx.catalogue.tree(chosen.branch.id, ctx.locale)
         group = next((g for g in groups if g.id == data.arg(0)), None)
-        if data.action != "gr" or group is None:
-            await super().on_tap(ctx, data)
-            return
-        ctx.goto("book.service", _flow(ctx, group_id=group.id))
+        if data.action != BookingAction.GROUP or group is None:
+            return await super().on_tap(ctx, data)
+        ctx.goto(BookingStep.SERVICE, _choices(ctx).model_copy(update={"group_id": group.id}))
+        return None
 
 
 class ServiceState(State):
     """Choose a service of the group."""
 
-    name = "book.service"
+    name = BookingStep.SERVICE
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """List the group's services, open/closed and walk-in/appointment."""
         found = await _with_group(ctx)
         if found is None:
-            return
+            _gone(ctx)
+            return await BranchState().render(ctx)
         branch, group = found
         services = group.services
         rows = []
@@ -228,72 +262,74 @@ class ServiceState(State):
                 key = "booking.service_walkin"
             else:
                 key = "booking.service_closed"
-            rows.append([ctx.button(Msg(key, {"name": service.name}), "sv", service.id)])
-        ctx.show(
+            label = Msg(key, {"name": service.name})
+            rows.append([ctx.button(label, BookingAction.SERVICE, service.id)])
+        return ctx.show(
             Msg("booking.choose_service", {"branch": branch.name}),
             *([Msg("booking.no_services")] if not services else []),
             buttons=[*rows, ctx.nav_row()],
         )
 
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Open a service."""
         found = await _with_group(ctx)
         if found is None:
-            return
+            return _gone(ctx)
         service = next((s for s in found[1].services if s.id == data.arg(0)), None)
-        if data.action != "sv" or service is None:
-            await super().on_tap(ctx, data)
-            return
-        ctx.goto("book.mode", _flow(ctx, service_id=service.id))
+        if data.action != BookingAction.SERVICE or service is None:
+            return await super().on_tap(ctx, data)
+        ctx.goto(BookingStep.MODE, _choices(ctx).model_copy(update={"service_id": service.id}))
+        return None
 
 
 class ModeState(State):
     """Join the queue now, or book a time."""
 
-    name = "book.mode"
+    name = BookingStep.MODE
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """Offer what the service allows."""
         found = await _with_service(ctx)
         if found is None:
-            return
+            _gone(ctx)
+            return await BranchState().render(ctx)
         _, service = found
         lines = [Msg("booking.service_title", {"service": service.name})]
         rows = []
         if service.is_open:
-            rows.append([ctx.button(Msg("booking.join_queue"), "walk")])
+            rows.append([ctx.button(Msg("booking.join_queue"), BookingAction.WALK_IN)])
         else:
             lines.append(Msg("booking.service_closed_now"))
         if service.is_appointment:
-            rows.append([ctx.button(Msg("booking.book_time"), "appt")])
+            rows.append([ctx.button(Msg("booking.book_time"), BookingAction.APPOINTMENT)])
         elif not service.is_open:
             lines.append(Msg("booking.come_back_later"))
-        ctx.show(*lines, buttons=[*rows, ctx.nav_row()])
+        return ctx.show(*lines, buttons=[*rows, ctx.nav_row()])
 
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Go on with a walk-in or an appointment."""
-        if data.action not in ("walk", "appt"):
-            await super().on_tap(ctx, data)
-            return
+        if data.action not in (BookingAction.WALK_IN, BookingAction.APPOINTMENT):
+            return await super().on_tap(ctx, data)
         found = await _with_service(ctx)
         if found is None:
-            return
+            return _gone(ctx)
         _, service = found
-        if data.action == "walk" and service.is_open:
+        if data.action == BookingAction.WALK_IN and service.is_open:
             await enter_confirm(ctx, mode="walkin")
-        elif data.action == "appt" and service.is_appointment:
-            ctx.goto("book.date", _flow(ctx))
-        else:
-            await super().on_tap(ctx, data)
+            return None
+        if data.action == BookingAction.APPOINTMENT and service.is_appointment:
+            ctx.goto(BookingStep.DATE, _choices(ctx))
+            return None
+        return await super().on_tap(ctx, data)
 
 
-def day_buttons(ctx: Ctx, days: list[date], action: str = "dt") -> list[list[Any]]:
+def day_buttons(ctx: Ctx, days: list[date]) -> list[list[Button]]:
     """Lay out day buttons two per row."""
-    buttons = [ctx.button(LocalDateLabel(day), action, _day_arg(day)) for day in days]
+    buttons = [ctx.button(day_label(day), BookingAction.DAY, _day_arg(day)) for day in days]
     return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
-def LocalDateLabel(day: date) -> Msg:
+def day_label(day: date) -> Msg:
     """Return a button label for a day."""
     return Msg("booking.day_label", {"day": LocalDate(day, "weekday")})
 
@@ -310,49 +346,60 @@ def day_problem(ctx: Ctx, day: date | None) -> Msg | None:
     return None
 
 
-async def choose_day(ctx: Ctx, day: date | None, next_state: str) -> None:
+def _day_choice(ctx: Ctx) -> BookingDraft | RescheduleDraft:
+    """Return the current draft's service, day and time (empty if the step holds none)."""
+    draft = ctx.draft
+    return draft if isinstance(draft, BookingDraft | RescheduleDraft) else BookingDraft()
+
+
+def choose_day(ctx: Ctx, day: date | None, next_state: str) -> Outcome:
     """Accept a day (from a button or typed) or explain why not."""
     problem = day_problem(ctx, day)
     if problem is not None or day is None:
-        ctx.prefix.append(problem or Msg("booking.date_not_understood"))
-        return
-    ctx.goto(next_state, {**ctx.data, "day": day.isoformat()})
+        ctx.notice(problem or Msg("booking.date_not_understood"))
+        return None
+    ctx.goto(next_state, _day_choice(ctx).model_copy(update={"day": day}))
+    return None
 
 
 class DateState(State):
     """Choose a day: buttons for the coming week, or a typed date."""
 
-    name = "book.date"
-    next_state = "book.slot"
+    name: str = BookingStep.DATE
+    next_state: str = BookingStep.SLOT
 
     async def service_name(self, ctx: Ctx) -> str | None:
-        """Return the drafted service's name; None once another card says it is gone."""
+        """Return the drafted service's name; None when it is no longer offered."""
         found = await _with_service(ctx)
         return found[1].name if found is not None else None
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """Offer the next days."""
         service = await self.service_name(ctx)
         if service is None:
-            return
+            return await self.when_gone(ctx)
         today = ctx.today()
         days = [today + timedelta(days=n) for n in range(DAY_BUTTONS)]
-        ctx.show(
+        return ctx.show(
             Msg("booking.choose_date", {"service": service}),
             buttons=[*day_buttons(ctx, days), ctx.nav_row()],
         )
 
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
-        """Take a day button."""
-        if data.action != "dt":
-            await super().on_tap(ctx, data)
-            return
-        await choose_day(ctx, _parse_day(data.arg(0)), self.next_state)
+    async def when_gone(self, ctx: Ctx) -> Shown:
+        """Show the way on when what the step is about is gone."""
+        _gone(ctx)
+        return await BranchState().render(ctx)
 
-    async def on_text(self, ctx: Ctx, text: str) -> None:
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
+        """Take a day button."""
+        if data.action != BookingAction.DAY:
+            return await super().on_tap(ctx, data)
+        return choose_day(ctx, _parse_day(data.arg(0)), self.next_state)
+
+    async def on_text(self, ctx: Ctx, text: str) -> Outcome:
         """Take a typed date."""
         day = parse_user_date(text, locale=ctx.locale, now=ctx.now(), timezone=ctx.timezone)
-        await choose_day(ctx, day, self.next_state)
+        return choose_day(ctx, day, self.next_state)
 
 
 async def free_slots(ctx: Ctx, service_id: str, day: date) -> list[Slot]:
@@ -380,26 +427,24 @@ async def days_with_slots(ctx: Ctx, service_id: str, after: date, wanted: int = 
 class SlotState(State):
     """Choose a time on the chosen day."""
 
-    name = "book.slot"
-    next_state = "book.confirm"
-    confirm_mode = "appointment"
+    name: str = BookingStep.SLOT
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """List the day's free slots, or offer the next days that have some."""
-        day = date.fromisoformat(str(ctx.data.get("day")))
-        service_id = str(ctx.data.get("service_id", ""))
+        draft = _day_choice(ctx)
+        day = draft.day or ctx.today()
+        service_id = draft.service_id or ""
         try:
             slots = await free_slots(ctx, service_id, day)
         except UnprocessableEntityError as exc:
-            ctx.show(
+            return ctx.show(
                 Msg("booking.slots_refused", {"reason": _error_text(exc.error)}),
                 buttons=[ctx.nav_row()],
             )
-            return
         title = Msg("booking.choose_slot", {"day": LocalDate(day, "long")})
         if not slots:
             days = await days_with_slots(ctx, service_id, day)
-            ctx.show(
+            return ctx.show(
                 title,
                 Msg("booking.no_slots_that_day"),
                 *(
@@ -409,7 +454,6 @@ class SlotState(State):
                 ),
                 buttons=[*day_buttons(ctx, days), ctx.nav_row()],
             )
-            return
         buttons = [
             ctx.button(
                 Msg(
@@ -421,100 +465,104 @@ class SlotState(State):
                         ),
                     },
                 ),
-                "sl",
+                BookingAction.SLOT,
                 _slot_arg(slot.time),
             )
             for slot in slots
         ]
         rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-        ctx.show(title, buttons=[*rows, ctx.nav_row()])
+        return ctx.show(title, buttons=[*rows, ctx.nav_row()])
 
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Take a slot that is still free, or switch to another suggested day."""
-        if data.action == "dt":
+        draft = _day_choice(ctx)
+        if data.action == BookingAction.DAY:
             day = _parse_day(data.arg(0))
             # Day buttons only offer bookable days: anything else is forged or stale.
             if len(data.args) != 1 or day is None or day_problem(ctx, day) is not None:
-                await super().on_tap(ctx, data)
-                return
-            ctx.data["day"] = day.isoformat()
-            return
+                return await super().on_tap(ctx, data)
+            ctx.session.draft = draft.model_copy(update={"day": day})
+            return None
         moment = _parse_slot(data.arg(0))
-        day = date.fromisoformat(str(ctx.data.get("day")))
         if (
-            data.action != "sl"
+            data.action != BookingAction.SLOT
             or len(data.args) != 1
             or moment is None
-            or moment.astimezone(ctx.timezone).date() != day
+            or draft.day is None
+            or moment.astimezone(ctx.timezone).date() != draft.day
         ):
-            await super().on_tap(ctx, data)
-            return
+            return await super().on_tap(ctx, data)
         # Callback data is never trusted: the time must be one of the day's free slots now.
         # This also catches a slot taken since the list was shown, before Confirm.
-        free = await free_slots(ctx, str(ctx.data.get("service_id", "")), day)
+        free = await free_slots(ctx, draft.service_id or "", draft.day)
         if moment not in {slot.time for slot in free}:
-            ctx.toast("booking.slot_taken")
-            return
-        await self.choose_slot(ctx, moment)
+            ctx.notice(Msg("booking.slot_taken"))
+            return None
+        return await self.choose_slot(ctx, moment)
 
-    async def choose_slot(self, ctx: Ctx, moment: datetime) -> None:
+    async def choose_slot(self, ctx: Ctx, moment: datetime) -> Outcome:
         """Go on to the confirmation of ``moment``."""
-        await enter_confirm(ctx, mode=self.confirm_mode, time=moment.isoformat())
+        await enter_confirm(ctx, mode="appointment", time=moment)
+        return None
 
-    async def on_text(self, ctx: Ctx, text: str) -> None:
+    async def on_text(self, ctx: Ctx, text: str) -> Outcome:
         """A typed date here picks another day."""
         day = parse_user_date(text, locale=ctx.locale, now=ctx.now(), timezone=ctx.timezone)
         problem = day_problem(ctx, day)
         if problem is not None or day is None:
-            ctx.prefix.append(problem or Msg("booking.date_not_understood"))
-            return
-        ctx.data["day"] = day.isoformat()
+            ctx.notice(problem or Msg("booking.date_not_understood"))
+            return None
+        ctx.session.draft = _day_choice(ctx).model_copy(update={"day": day})
+        return None
 
 
 class ConfirmState(State):
     """Show what will be booked; book on Confirm."""
 
-    name = "book.confirm"
+    name = BookingStep.CONFIRM
 
-    async def render(self, ctx: Ctx) -> None:
+    async def render(self, ctx: Ctx) -> Shown:
         """Summarise the booking."""
         found = await _with_service(ctx)
         if found is None:
-            return
+            _gone(ctx)
+            return await BranchState().render(ctx)
         branch, service = found
+        draft = _booking(ctx)
         lines = [
             Msg("booking.confirm_title"),
             Msg("booking.summary_branch", {"branch": branch.name}),
             Msg("booking.summary_service", {"service": service.name}),
         ]
-        if ctx.data.get("mode") == "appointment":
-            moment = datetime.fromisoformat(str(ctx.data["time"]))
+        if draft.mode == "appointment" and draft.time is not None:
             lines.append(
                 Msg(
                     "booking.summary_time",
                     {
-                        "day": LocalDate(moment.astimezone(ctx.timezone).date(), "long"),
-                        "time": LocalTime(moment),
+                        "day": LocalDate(draft.time.astimezone(ctx.timezone).date(), "long"),
+                        "time": LocalTime(draft.time),
                     },
                 )
             )
         else:
             lines.append(Msg("booking.summary_walkin"))
-        numbers = [str(n) for n in ctx.data.get("held_numbers", [])]
-        if numbers:
+        if draft.held_numbers:
             # Booking again is allowed (a second ticket can be wanted), but never by surprise.
-            lines.append(Msg("booking.already_holding", {"numbers": Ltr(", ".join(numbers))}))
-        ctx.show(*lines, buttons=[[ctx.button(Msg("booking.confirm"), "ok")], ctx.nav_row()])
+            numbers = Ltr(", ".join(draft.held_numbers))
+            lines.append(Msg("booking.already_holding", {"numbers": numbers}))
+        confirm = ctx.button(Msg("booking.confirm"), BookingAction.CONFIRM)
+        return ctx.show(*lines, buttons=[[confirm], ctx.nav_row()])
 
-    async def on_tap(self, ctx: Ctx, data: CallbackData) -> None:
+    async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Book."""
-        if data.action != "ok":
-            await super().on_tap(ctx, data)
-            return
-        await book(ctx)
+        if data.action != BookingAction.CONFIRM:
+            return await super().on_tap(ctx, data)
+        return await book(ctx)
 
 
-async def enter_confirm(ctx: Ctx, **draft: str) -> None:
+async def enter_confirm(
+    ctx: Ctx, *, mode: Literal["walkin", "appointment"], time: datetime | None = None
+) -> None:
     """Open the confirmation, noting the active tickets the user holds for this service now.
 
     A ticket of this service that is active and not among these, seen after a booking request,
@@ -524,101 +572,117 @@ async def enter_confirm(ctx: Ctx, **draft: str) -> None:
     """
     found = await customer_tickets(ctx, create=True)
     page = found[1].items if found is not None else []
-    service_id = ctx.data.get("service_id")
-    held = [t for t in page if t.is_active and t.service.id == service_id]
+    current = _booking(ctx)
+    held = [t for t in page if t.is_active and t.service.id == current.service_id]
     ctx.goto(
-        "book.confirm",
-        _flow(
-            ctx,
-            **({"day": ctx.data["day"]} if "day" in ctx.data else {}),
-            **draft,
-            held=[t.id for t in held],
-            held_numbers=[t.ticket_number for t in held],
+        BookingStep.CONFIRM,
+        _choices(ctx).model_copy(
+            update={
+                "day": current.day,
+                "mode": mode,
+                "time": time,
+                "held": [t.id for t in held],
+                "held_numbers": [t.ticket_number for t in held],
+            }
         ),
     )
 
 
-def _matches(ctx: Ctx, ticket: Ticket) -> bool:
-    """Tell whether ``ticket`` is the booking this confirm step asks for."""
-    if ticket.service.id != ctx.data.get("service_id") or not ticket.is_active:
+def _matches(draft: BookingDraft, ticket: Ticket) -> bool:
+    """Tell whether ``ticket`` is the booking ``draft`` asks for."""
+    if ticket.service.id != draft.service_id or not ticket.is_active:
         return False
-    if ticket.id in ctx.data.get("held", []):
+    if ticket.id in draft.held:
         return False
-    if ctx.data.get("mode") == "appointment":
-        wanted = datetime.fromisoformat(str(ctx.data["time"]))
-        return ticket.type == TicketType.APPOINTMENT and ticket.time == wanted
+    if draft.mode == "appointment":
+        return ticket.type == TicketType.APPOINTMENT and ticket.time == draft.time
     return ticket.type != TicketType.APPOINTMENT
 
 
-async def find_booked(ctx: Ctx) -> tuple[str, Ticket | None]:
-    """Return the user's customer id and the ticket this step already booked, if any."""
+async def find_booked(ctx: Ctx, draft: BookingDraft) -> tuple[str, Ticket | None]:
+    """Return the user's customer id and the ticket ``draft`` already booked, if any."""
     found = await customer_tickets(ctx, create=True)
     if found is None:  # pragma: no cover - create=True always yields a customer
         raise AssertionError("no customer")
     customer_id, page = found
-    return customer_id, next((t for t in page.items if _matches(ctx, t)), None)
+    return customer_id, next((t for t in page.items if _matches(draft, t)), None)
 
 
-async def book(ctx: Ctx) -> None:
+def _booked(ctx: Ctx, ticket: Ticket) -> Shown:
+    """Start over at the new ticket's card, saying it is booked."""
+    ctx.reset(TicketStep.CARD, card_of(ctx, ticket))
+    ctx.notice(Msg("booking.done"))
+    return show_ticket(ctx, ticket)
+
+
+async def book(ctx: Ctx) -> Outcome:
     """Book the drafted ticket exactly once."""
-    customer_id, existing = await find_booked(ctx)
+    draft = _booking(ctx)
+    customer_id, existing = await find_booked(ctx, draft)
     if existing is not None:
-        ctx.reset("ticket")
-        ctx.prefix.append(Msg("booking.done"))
-        show_ticket(ctx, existing)
-        return
-    appointment = ctx.data.get("mode") == "appointment"
+        return _booked(ctx, existing)
+    appointment = draft.mode == "appointment"
     try:
         ticket = await ctx.api.book_ticket(
-            service_id=str(ctx.data["service_id"]),
-            group_of_service_id=str(ctx.data["group_id"]),
-            time=datetime.fromisoformat(str(ctx.data["time"])) if appointment else None,
+            service_id=draft.service_id or "",
+            group_of_service_id=draft.group_id or "",
+            time=draft.time if appointment else None,
             customer_id=customer_id,
             locale=ctx.locale,
         )
     except BadRequestError as exc:
-        ctx.show(
+        return ctx.show(
             Msg("booking.refused", {"reason": _error_text(exc.error) or exc.message}),
             buttons=[ctx.nav_row()],
         )
-        return
     except UnprocessableEntityError as exc:
         if appointment and exc.has_error("time"):
             # Taken meanwhile: back to the day's fresh slot list.
             ctx.go_back()
-            ctx.prefix.append(Msg("booking.slot_taken"))
-            return
+            ctx.notice(Msg("booking.slot_taken"))
+            return None
         raise
     except (APIConnectionError, InternalServerError):
         # The request may have reached Skiplino: look before offering to try again.
         log.warning("booking outcome unknown; checking the customer's tickets")
         checked = True
         try:
-            _, booked = await find_booked(ctx)
+            _, booked = await find_booked(ctx, draft)
         except (APIConnectionError, InternalServerError, RateLimitError):
             booked, checked = None, False
         if booked is None:
             # Only a completed check may say "no ticket was made"; Try again looks first.
-            ctx.show(
+            return ctx.show(
                 Msg("booking.not_confirmed" if checked else "booking.outcome_unknown"),
-                buttons=[[ctx.button(Msg("common.try_again"), "ok")], ctx.nav_row()],
+                buttons=[
+                    [ctx.button(Msg("common.try_again"), BookingAction.CONFIRM)],
+                    ctx.nav_row(),
+                ],
             )
-            return
         ticket = booked
-    ctx.reset("ticket")
-    ctx.prefix.append(Msg("booking.done"))
-    show_ticket(ctx, ticket)
+    return _booked(ctx, ticket)
 
 
-for _state in (
-    BranchState(),
-    GroupState(),
-    ServiceState(),
-    ModeState(),
-    DateState(),
-    SlotState(),
-    ConfirmState(),
-):
-    register(_state)
+async def book_command(ctx: Ctx, arg: str) -> Outcome:
+    """Start a booking from anywhere (/book)."""
+    ctx.reset()
+    ctx.goto(BookingStep.BRANCH, Paging())
+    return None
 
-__all__ = ["DateState", "SlotState", "choose_day", "day_buttons", "free_slots"]
+
+BOOKING = Flow(
+    name="booking",
+    states={
+        state.name: state
+        for state in (
+            BranchState(),
+            GroupState(),
+            ServiceState(),
+            ModeState(),
+            DateState(),
+            SlotState(),
+            ConfirmState(),
+        )
+    },
+    commands={"book": book_command},
+)
