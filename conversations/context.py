@@ -45,7 +45,7 @@ class Ctx:
     # Lines for the top of the next card (a hint after bad input, the result of the last
     # action). Callback queries are answered at once, before any slow call, so a notice
     # cannot ride on that answer.
-    notices: list[Msg] = field(default_factory=list)
+    _notices: list[Msg] = field(default_factory=list, init=False)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -118,15 +118,18 @@ class Ctx:
         """Make a reply-keyboard button that shares the user's own phone number."""
         return Button(label=label, kind=ButtonKind.CONTACT)
 
-    def notice(self, message: Msg) -> None:
-        """Put a line above the next card."""
-        self.notices.append(message)
+    def notice(self, message: Msg, *, first: bool = False) -> None:
+        """Put a line above the next card (above the other notices when ``first``)."""
+        if first:
+            self._notices.insert(0, message)
+        else:
+            self._notices.append(message)
 
     def show(self, *lines: Msg, buttons: list[list[Button]] | None = None) -> Shown:
         """Add a card for the current step, under the notices gathered so far."""
         rows = tuple(tuple(row) for row in (buttons or []) if row)
-        self.cards.append(Card(lines=(*self.notices, *lines), buttons=rows))
-        self.notices = []
+        self.cards.append(Card(lines=(*self._notices, *lines), buttons=rows))
+        self._notices = []
         return SHOWN
 
     def nav_row(self, *, back: bool = True) -> list[Button]:

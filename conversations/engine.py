@@ -71,7 +71,7 @@ def _claim(table: dict[str, str], kind: str, name: str, flow: str) -> None:
     """Record that ``flow`` owns ``name``; refuse a name another flow owns already."""
     owner = table.get(name)
     if owner is not None:
-        raise ValueError(f"{kind} {name!r} is claimed by both {owner} and {flow}")
+        raise ValueError(f"{kind} {str(name)!r} is claimed by both {owner} and {flow}")
     table[name] = flow
 
 
@@ -99,7 +99,9 @@ def _merge(flows: Iterable[Flow]) -> _Tables:
     for flow in flows:
         for name, state in flow.states.items():
             if name != state.name:
-                raise ValueError(f"state {name!r} of {flow.name} calls itself {state.name!r}")
+                raise ValueError(
+                    f"state {str(name)!r} of {flow.name} calls itself {str(state.name)!r}"
+                )
             _claim(owners["state"], "state", name, flow.name)
             states[name] = state
         for code, action in flow.actions.items():

@@ -178,12 +178,12 @@ class BranchState(State):
             ]
             for branch in branches[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
         ]
-        turn = []
+        paging_row = []
         if page > 0:
-            turn.append(ctx.button(Msg("common.prev"), BookingAction.PAGE, str(page - 1)))
+            paging_row.append(ctx.button(Msg("common.prev"), BookingAction.PAGE, str(page - 1)))
         if page < pages - 1:
-            turn.append(ctx.button(Msg("common.next"), BookingAction.PAGE, str(page + 1)))
-        return ctx.show(Msg("booking.choose_branch"), buttons=[*rows, turn, ctx.nav_row()])
+            paging_row.append(ctx.button(Msg("common.next"), BookingAction.PAGE, str(page + 1)))
+        return ctx.show(Msg("booking.choose_branch"), buttons=[*rows, paging_row, ctx.nav_row()])
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Open a page or a branch."""

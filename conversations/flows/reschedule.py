@@ -95,7 +95,7 @@ class RescheduleDateState(DateState):
         ticket = stored_ticket(ctx)
         if ticket is None or ticket.time is None:
             return show_not_found(ctx)
-        ctx.notices.insert(0, _moving_line(ctx, ticket))
+        ctx.notice(_moving_line(ctx, ticket), first=True)
         return await super().render(ctx)
 
     async def service_name(self, ctx: Ctx) -> str | None:

@@ -61,16 +61,20 @@ class TicketListState(State):
         rows = [
             [ctx.button(_list_label(ticket), TicketAction.OPEN, ticket.id)] for ticket in page.items
         ]
-        turn = []
+        paging_row = []
         if page.has_prev_page:
-            turn.append(ctx.button(Msg("common.prev"), TicketAction.PAGE, str(page_number - 1)))
+            paging_row.append(
+                ctx.button(Msg("common.prev"), TicketAction.PAGE, str(page_number - 1))
+            )
         if page.has_next_page:
-            turn.append(ctx.button(Msg("common.next"), TicketAction.PAGE, str(page_number + 1)))
+            paging_row.append(
+                ctx.button(Msg("common.next"), TicketAction.PAGE, str(page_number + 1))
+            )
         lines = [Msg("tickets.list_title", {"count": page.total}, count=page.total)]
         if page.total_pages > 1:
             lines.append(Msg("tickets.list_page", {"page": page_number, "pages": page.total_pages}))
         lines.append(Msg("tickets.list_legend"))
-        return ctx.show(*lines, buttons=[*rows, turn, ctx.nav_row()])
+        return ctx.show(*lines, buttons=[*rows, paging_row, ctx.nav_row()])
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Turn the page, or start a booking from the empty list."""
