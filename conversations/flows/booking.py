@@ -125,8 +125,8 @@ def _choices(ctx: Ctx) -> BookingDraft:
     )
 
 
-def _gone(ctx: Ctx) -> Outcome:
-    """Say the drafted choice is no longer offered and show the branch list again."""
+def _back_to_branches(ctx: Ctx) -> Outcome:
+    """Say the drafted choice is no longer offered and go back to the branch list."""
     while ctx.state != BookingStep.BRANCH and ctx.go_back():
         pass
     if ctx.state != BookingStep.BRANCH:
@@ -134,6 +134,12 @@ def _gone(ctx: Ctx) -> Outcome:
         ctx.goto(BookingStep.BRANCH, Paging())
     ctx.notice(Msg("booking.gone"))
     return None
+
+
+async def _show_branches_again(ctx: Ctx) -> Shown:
+    """Say the drafted choice is no longer offered and show the branch list now."""
+    _back_to_branches(ctx)
+    return await BranchState().render(ctx)
 
 
 async def _with_group(ctx: Ctx) -> tuple[Branch, ServiceGroup] | None:
@@ -218,8 +224,7 @@ class GroupState(State):
         """List the branch's service groups."""
         chosen = await ctx.catalogue.choice(_booking(ctx), ctx.locale)
         if chosen is None:
-            _gone(ctx)
-            return await BranchState().render(ctx)
+            return await _show_branches_again(ctx)
         groups = await ctx.catalogue.tree(chosen.branch.id, ctx.locale)
         rows = [[ctx.button(group.name, BookingAction.GROUP, group.id)] for group in groups]
         return ctx.show(
@@ -232,7 +237,7 @@ class GroupState(State):
         """Open a group."""
         chosen = await ctx.catalogue.choice(_booking(ctx), ctx.locale)
         if chosen is None:
-            return _gone(ctx)
+            return _back_to_branches(ctx)
         groups = await ctx.catalogue.tree(chosen.branch.id, ctx.locale)
         group = next((g for g in groups if g.id == data.arg(0)), None)
         if data.action != BookingAction.GROUP or group is None:
@@ -250,8 +255,7 @@ class ServiceState(State):
         """List the group's services, open/closed and walk-in/appointment."""
         found = await _with_group(ctx)
         if found is None:
-            _gone(ctx)
-            return await BranchState().render(ctx)
+            return await _show_branches_again(ctx)
         branch, group = found
         services = group.services
         rows = []
@@ -274,7 +278,7 @@ class ServiceState(State):
         """Open a service."""
         found = await _with_group(ctx)
         if found is None:
-            return _gone(ctx)
+            return _back_to_branches(ctx)
         service = next((s for s in found[1].services if s.id == data.arg(0)), None)
         if data.action != BookingAction.SERVICE or service is None:
             return await super().on_tap(ctx, data)
@@ -291,8 +295,7 @@ class ModeState(State):
         """Offer what the service allows."""
         found = await _with_service(ctx)
         if found is None:
-            _gone(ctx)
-            return await BranchState().render(ctx)
+            return await _show_branches_again(ctx)
         _, service = found
         lines = [Msg("booking.service_title", {"service": service.name})]
         rows = []
@@ -312,7 +315,7 @@ class ModeState(State):
             return await super().on_tap(ctx, data)
         found = await _with_service(ctx)
         if found is None:
-            return _gone(ctx)
+            return _back_to_branches(ctx)
         _, service = found
         if data.action == BookingAction.WALK_IN and service.is_open:
             await enter_confirm(ctx, mode="walkin")
@@ -387,8 +390,7 @@ class DateState(State):
 
     async def when_gone(self, ctx: Ctx) -> Shown:
         """Show the way on when what the step is about is gone."""
-        _gone(ctx)
-        return await BranchState().render(ctx)
+        return await _show_branches_again(ctx)
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
         """Take a day button."""
@@ -525,8 +527,7 @@ class ConfirmState(State):
         """Summarise the booking."""
         found = await _with_service(ctx)
         if found is None:
-            _gone(ctx)
-            return await BranchState().render(ctx)
+            return await _show_branches_again(ctx)
         branch, service = found
         draft = _booking(ctx)
         lines = [
@@ -588,7 +589,7 @@ async def enter_confirm(
     )
 
 
-def _matches(draft: BookingDraft, ticket: Ticket) -> bool:
+def _is_booking_of(draft: BookingDraft, ticket: Ticket) -> bool:
     """Tell whether ``ticket`` is the booking ``draft`` asks for."""
     if ticket.service.id != draft.service_id or not ticket.is_active:
         return False
@@ -605,7 +606,7 @@ async def find_booked(ctx: Ctx, draft: BookingDraft) -> tuple[str, Ticket | None
     if found is None:  # pragma: no cover - create=True always yields a customer
         raise AssertionError("no customer")
     customer_id, page = found
-    return customer_id, next((t for t in page.items if _matches(draft, t)), None)
+    return customer_id, next((t for t in page.items if _is_booking_of(draft, t)), None)
 
 
 def _booked(ctx: Ctx, ticket: Ticket) -> Shown:
