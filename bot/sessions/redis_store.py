@@ -6,6 +6,7 @@ Keys (``prefix`` lets several bots share one Redis)::
     {prefix}:session:{<chat_id>}   session JSON, with TTL
     {prefix}:profile:{<user_id>}   profile JSON, no TTL
     {prefix}:cache:<key>           cached string, with TTL
+    {prefix}:update:<update_id>    claim token while handled (short TTL), then "done" (1 h)
 
 The braces around the id are a Redis Cluster hash tag: the lock and session of a chat
 always share a slot, as the commit script needs. The profile key shares it only when
@@ -39,9 +40,12 @@ from redis.exceptions import RedisError
 
 from bot.sessions.models import Profile, Session
 from bot.sessions.store import (
+    UPDATE_DONE,
     ChatStore,
     Loaded,
     StoreUnavailable,
+    UpdateClaim,
+    check_claim_token,
     check_ttl,
     parse_profile,
     parse_session,
@@ -74,6 +78,23 @@ return 0
 _DELETE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# Claim an update unless it is claimed or done; a retried call whose first reply was lost
+# finds its own token and counts as claimed. KEYS: update. ARGV: token, hold ms.
+# Returns 1 claimed, 2 done, 0 claimed by someone else.
+_CLAIM_UPDATE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  return 1
+end
+if held == ARGV[3] then
+  return 2
 end
 return 0
 """
@@ -148,6 +169,7 @@ class RedisChatStore(ChatStore):
         self._extend = redis.register_script(_EXTEND)
         self._delete_if_equal = redis.register_script(_DELETE_IF_EQUAL)
         self._commit = redis.register_script(_COMMIT)
+        self._claim_update = redis.register_script(_CLAIM_UPDATE)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str, session_ttl_seconds: int = 86400) -> RedisChatStore:
@@ -179,6 +201,10 @@ class RedisChatStore(ChatStore):
     def _cache_key(self, key: str) -> str:
         """Return the Redis key of cache entry ``key``."""
         return f"{self._prefix}:cache:{key}"
+
+    def _update_key(self, update_id: int) -> str:
+        """Return the key of an update's claim."""
+        return f"{self._prefix}:update:{update_id}"
 
     async def acquire(self, chat_id: int, *, wait: float = 5.0, hold_ms: int = 30_000) -> str:
         """Lock the chat for ``hold_ms`` and return the token; raise ChatBusy after ``wait``."""
@@ -283,6 +309,28 @@ class RedisChatStore(ChatStore):
         check_ttl(ttl_seconds)
         async with _redis_errors("cache_set"):
             await self._redis.set(self._cache_key(key), value, ex=ttl_seconds)
+
+    async def claim_update(self, update_id: int, token: str, *, hold_ms: int) -> UpdateClaim:
+        """Claim ``update_id`` for ``hold_ms`` under ``token`` unless it is claimed or done."""
+        check_claim_token(token)
+        async with _redis_errors("claim_update"):
+            found = await self._claim_update(
+                keys=[self._update_key(update_id)], args=[token, hold_ms, UPDATE_DONE]
+            )
+        return {1: UpdateClaim.CLAIMED, 2: UpdateClaim.DONE}.get(
+            int(found), UpdateClaim.IN_PROGRESS
+        )
+
+    async def finish_update(self, update_id: int, *, keep_seconds: int) -> None:
+        """Mark ``update_id`` done for ``keep_seconds``, whoever holds its claim."""
+        check_ttl(keep_seconds)
+        async with _redis_errors("finish_update"):
+            await self._redis.set(self._update_key(update_id), UPDATE_DONE, ex=keep_seconds)
+
+    async def release_update(self, update_id: int, token: str) -> None:
+        """Drop the claim on ``update_id`` if ``token`` still holds it, so it can be redone."""
+        async with _redis_errors("release_update"):
+            await self._delete_if_equal(keys=[self._update_key(update_id)], args=[token])
 
     async def ping(self) -> None:
         """Send PING; raise StoreUnavailable when Redis does not answer."""

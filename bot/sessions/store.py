@@ -15,8 +15,13 @@ Leaving stops the renewal (waiting a bounded time) and ``release``s the lock if 
 still ours; a store outage at that point is swallowed, the lock then expires on its own.
 
 Backends implement the primitives (``acquire``, ``extend``, ``load``, ``commit``,
-``release``, profiles, cache) and inherit ``turn`` from ``ChatStore``: ``RedisChatStore``
-(production) and ``MemoryChatStore`` (console demo and tests, no Redis).
+``release``, profiles, cache, update claims) and inherit ``turn`` from ``ChatStore``:
+``RedisChatStore`` (production) and ``MemoryChatStore`` (console demo and tests, no Redis).
+
+Telegram delivers an update again when its first delivery got no 2xx in time; the update
+claims (``claim_update``, ``finish_update``, ``release_update``) let every replica agree
+that one update is handled once: a claim expires quickly, so a replica that died holding
+it does not keep the redelivery from being handled; "done" is kept for an hour.
 
 Must not import Telegram, conversations or the Skiplino client.
 """
@@ -31,6 +36,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -52,6 +58,18 @@ class ChatBusy(Exception):
 
 class StoreUnavailable(Exception):
     """The store could not be reached (Redis down, connection refused, timeout)."""
+
+
+# What an update's key holds once it was handled; claim tokens never take this value.
+UPDATE_DONE = "done"
+
+
+class UpdateClaim(Enum):
+    """What ``claim_update`` found: the update is now ours, someone handles it, or it is done."""
+
+    CLAIMED = "claimed"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
 
 
 @dataclass
@@ -144,6 +162,18 @@ class ChatStore(Protocol):
 
     async def cache_set(self, key: str, value: str, ttl_seconds: int) -> None:
         """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""
+        ...
+
+    async def claim_update(self, update_id: int, token: str, *, hold_ms: int) -> UpdateClaim:
+        """Claim ``update_id`` for ``hold_ms`` under ``token`` unless it is claimed or done."""
+        ...
+
+    async def finish_update(self, update_id: int, *, keep_seconds: int) -> None:
+        """Mark ``update_id`` done for ``keep_seconds``, whoever holds its claim."""
+        ...
+
+    async def release_update(self, update_id: int, token: str) -> None:
+        """Drop the claim on ``update_id`` if ``token`` still holds it, so it can be redone."""
         ...
 
     async def ping(self) -> None:
@@ -298,3 +328,9 @@ def check_ttl(ttl_seconds: int) -> None:
     """Refuse a TTL below one second (Redis rejects it, and 0 would mean "forever")."""
     if ttl_seconds < 1:
         raise ValueError(f"ttl_seconds must be at least 1, got {ttl_seconds}")
+
+
+def check_claim_token(token: str) -> None:
+    """Refuse an empty claim token or one that would read as "done"."""
+    if not token or token == UPDATE_DONE:
+        raise ValueError("a claim token must be non-empty and not the done marker")

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 
 from bot.sessions.models import Profile, Session
 from bot.sessions.store import (
+    UPDATE_DONE,
     ChatStore,
     Loaded,
+    UpdateClaim,
+    check_claim_token,
     check_ttl,
     parse_profile,
     parse_session,
@@ -181,6 +184,29 @@ class MemoryChatStore(ChatStore):
         """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""
         check_ttl(ttl_seconds)
         self.kv.set(f"cache:{key}", value, ttl_ms=ttl_seconds * 1000)
+
+    async def claim_update(self, update_id: int, token: str, *, hold_ms: int) -> UpdateClaim:
+        """Claim ``update_id`` for ``hold_ms`` under ``token`` unless it is claimed or done."""
+        check_claim_token(token)
+        key = f"update:{update_id}"
+        held = self.kv.get(key)
+        if held is None:
+            self.kv.set(key, token, ttl_ms=hold_ms)
+            return UpdateClaim.CLAIMED
+        if held == token:
+            return UpdateClaim.CLAIMED
+        return UpdateClaim.DONE if held == UPDATE_DONE else UpdateClaim.IN_PROGRESS
+
+    async def finish_update(self, update_id: int, *, keep_seconds: int) -> None:
+        """Mark ``update_id`` done for ``keep_seconds``, whoever holds its claim."""
+        check_ttl(keep_seconds)
+        self.kv.set(f"update:{update_id}", UPDATE_DONE, ttl_ms=keep_seconds * 1000)
+
+    async def release_update(self, update_id: int, token: str) -> None:
+        """Drop the claim on ``update_id`` if ``token`` still holds it, so it can be redone."""
+        key = f"update:{update_id}"
+        if self.kv.get(key) == token:
+            self.kv.delete(key)
 
     async def ping(self) -> None:
         """Do nothing: memory always answers."""
