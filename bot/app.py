@@ -121,7 +121,14 @@ def build_application(
         await engine.store.close()
 
     application = builder.post_init(post_init).post_shutdown(post_shutdown).build()
-    install(application, TelegramBridge(engine, engine.store, translator, lock=LockTimes()))
+    bridge = TelegramBridge(
+        engine,
+        engine.store,
+        translator,
+        lock=LockTimes(),
+        deadline=settings.update_deadline_seconds,
+    )
+    install(application, bridge)
     return application
 
 
@@ -270,6 +277,8 @@ def run_webhook(settings: Settings, *, set_webhook: bool = False) -> None:
         settings.webhook_path,
         ready=engine.store.ping,
         webhook_url=settings.telegram_webhook_url if publish else None,
+        store=engine.store,
+        deadline=settings.update_deadline_seconds,
     )
     log.info("starting webhook delivery against %s", settings.skiplino_api_url)
     serve_webhook(app, settings)

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_SKIPLINO_API_URL = "https://api-dev.skiplino.com/external/v1"
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+DEFAULT_UPDATE_DEADLINE_SECONDS = 20.0
 # The schemes redis-py's ``from_url`` accepts.
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 # What Telegram accepts as setWebhook's secret_token.
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     webhook_listen: str = Field(default="0.0.0.0", alias="WEBHOOK_LISTEN")
     webhook_port: int = Field(default=8080, alias="WEBHOOK_PORT", ge=0, le=65535)
     webhook_path: str = Field(default=DEFAULT_WEBHOOK_PATH, alias="WEBHOOK_PATH")
+    # The most one update may take before the user gets an apology and the chat is freed:
+    # below Telegram's webhook timeout, so a slow Skiplino never makes Telegram redeliver.
+    update_deadline_seconds: float = Field(
+        default=DEFAULT_UPDATE_DEADLINE_SECONDS, alias="UPDATE_DEADLINE_SECONDS", gt=0
+    )
     # The key of the sandbox's /_sandbox/* admin routes (``skiplino-bot sandbox`` only).
     sandbox_admin_key: SecretStr | None = Field(default=None, alias="SANDBOX_ADMIN_KEY")
 

@@ -44,6 +44,9 @@ AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 # A call slower than this shows "typing…" so the user knows the bot is on it.
 TYPING_AFTER_SECONDS = 0.4
 TYPING_EVERY_SECONDS = 4.5
+# A turn stopped at its deadline still gets this long to apologise, so the whole update
+# stays bounded even when Telegram or Redis is slow as well.
+APOLOGY_SECONDS = 5.0
 
 
 @dataclass
@@ -112,18 +115,24 @@ class TelegramBridge:
         translator: Translator,
         *,
         lock: LockTimes | None = None,
+        deadline: float | None = None,
     ) -> None:
-        """Wire the engine, the chat store and the translator; ``lock`` may be tuned later."""
+        """Wire the engine, store and translator; ``lock`` and ``deadline`` may be tuned later."""
         self.engine = engine
         self.store = store
         self.translator = translator
         self.lock = lock or LockTimes()
+        # Seconds one update may take before the user is told the service is not answering.
+        self.deadline = deadline
 
     def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
         """Return the handlers to add to the Application."""
+        # New messages only: an edited message, a channel post or a reaction is not something
+        # the user asks of the bot now (a message edited into "/tickets" must not run it),
+        # whatever the webhook or getUpdates was subscribed to.
         return [
             CallbackQueryHandler(self.on_update),
-            MessageHandler(filters.ALL, self.on_update),
+            MessageHandler(filters.UpdateType.MESSAGE, self.on_update),
         ]
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -157,7 +166,33 @@ class TelegramBridge:
             await self.keep_typing(bot, chat.id, stop)
 
         async with running(typing):
-            await self.handle(chat.id, user, event, show)
+            await self.handle_in_time(chat.id, user, event, show)
+
+    async def handle_in_time(self, chat_id: int, user: UserInfo, event: Event, show: Show) -> None:
+        """Run ``handle`` within the deadline; past it, stop it and apologise instead."""
+        if self.deadline is None:
+            await self.handle(chat_id, user, event, show)
+            return
+        limit = asyncio.timeout(self.deadline)
+        try:
+            async with limit:
+                await self.handle(chat_id, user, event, show)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # a timeout of something inside, already handled as a failure there
+            # The cancelled turn released the chat's lock on its way out; nothing unsaved
+            # was shown, and a booking that did go through is found by look-before-book.
+            log.warning("update of chat %s passed its %.1f s deadline", chat_id, self.deadline)
+            await self._late_apology(user, show)
+
+    async def _late_apology(self, user: UserInfo, show: Show) -> None:
+        """Tell the user the booking service is not answering, within a short bound."""
+        try:
+            async with asyncio.timeout(APOLOGY_SECONDS):
+                locale = await self.user_locale(user)
+                await show(Reply([Card((Msg("errors.unavailable"),), new_message=True)], locale))
+        except (TimeoutError, TelegramError) as exc:
+            log.warning("could not apologise for a late update: %s", type(exc).__name__)
 
     async def handle(self, chat_id: int, user: UserInfo, event: Event, show: Show) -> None:
         """Run one update of ``chat_id`` in its turn and ``show`` the reply under the lock."""
