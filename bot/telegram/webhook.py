@@ -304,11 +304,12 @@ class _Server(uvicorn.Server):
 def listening_socket(settings: Settings) -> socket.socket:
     """Bind WEBHOOK_LISTEN:WEBHOOK_PORT for uvicorn; exit with status 1 when that fails."""
     family = socket.AF_INET6 if ":" in settings.webhook_listen else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Small answers must not wait for Nagle's algorithm (up to ~40 ms each with delayed
+    # ACKs). asyncio turns it off on accepted connections only when the listening socket
+    # names its protocol as TCP, which the sockets uvicorn binds itself do and a plain
+    # socket() does not; the option set here is also inherited by accepted connections.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # uvicorn sets up the sockets it binds itself, not one handed to it. Small answers must
-    # not wait for Nagle's algorithm (up to ~40 ms each with delayed ACKs); Linux passes the
-    # option on to every accepted connection, and asyncio sets it on them as well.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((settings.webhook_listen, settings.webhook_port))

@@ -10,16 +10,20 @@ directly: redelivered updates, oversized bodies, update kinds the bot does not h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +31,12 @@ from starlette.routing import Route
 
 from bot.app import build_application, build_engine
 from bot.sessions.redis_store import RedisChatStore
-from bot.telegram.webhook import SECRET_HEADER, create_webhook_app
+from bot.telegram.webhook import (
+    SECRET_HEADER,
+    create_webhook_app,
+    listening_socket,
+    webhook_server,
+)
 from bot.testing.fake_api import FakeBotAPI, FakeRequest
 from sandbox import Sandbox
 from tests.conversations.booking_steps import (
@@ -426,3 +435,48 @@ async def test_an_update_past_its_deadline_gets_the_apology_and_frees_the_chat(
     fleet.harness.sandbox.faults.remove_hang("GET", "/branches")
     retry = await chat.send("/book")
     assert BRANCH in str(retry.buttons)  # the chat is free and the bot serves it again
+
+
+class _QuietServer(uvicorn.Server):
+    """The webhook server's configuration, leaving the test process's signals alone."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Do not take over SIGINT/SIGTERM."""
+        yield
+
+
+def nodelay(sock: Any) -> int:
+    """Return the TCP_NODELAY option of a socket (or asyncio's wrapper of one)."""
+    return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+async def test_the_webhook_servers_sockets_send_small_answers_at_once() -> None:
+    config = settings().model_copy(update={"webhook_listen": "127.0.0.1", "webhook_port": 0})
+    sock = listening_socket(config)
+    port = sock.getsockname()[1]
+    server = _QuietServer(webhook_server(Starlette(routes=[Route("/", _ok)])).config)
+    serving_task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if serving_task.done():
+                serving_task.result()
+                raise AssertionError("the server stopped while starting")
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient() as http:
+            # The keep-alive connection stays open, so the server's end of it can be looked at.
+            assert (await http.get(f"http://127.0.0.1:{port}/")).text == "ok"
+            accepted = [
+                conn.transport.get_extra_info("socket") for conn in server.server_state.connections
+            ]
+            assert accepted
+            assert [nodelay(conn) for conn in accepted] == [1] * len(accepted)
+        assert nodelay(sock) == 1
+    finally:
+        server.should_exit = True
+        await serving_task
+
+
+async def _ok(request: Request) -> Response:
+    """Answer a tiny body, like the webhook's empty 200."""
+    return Response("ok")
