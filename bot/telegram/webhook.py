@@ -75,6 +75,8 @@ CLAIM_MARGIN_SECONDS = 5.0
 DONE_KEEP_SECONDS = 3600
 # Updates in flight at SIGTERM get this long to finish before they are cancelled.
 SHUTDOWN_GRACE_SECONDS = 10
+# A cancelled update then gets this long to leave its turn before the store is closed.
+CLEANUP_SECONDS = 3.0
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -103,8 +105,19 @@ def create_webhook_app(
     expected = secret.encode("utf-8")
     backstop = deadline + DEADLINE_MARGIN_SECONDS
     claim_ms = int((backstop + CLAIM_MARGIN_SECONDS) * 1000)
+    in_flight: set[asyncio.Task[Any]] = set()
 
     async def receive_update(request: Request) -> Response:
+        """Answer one POST, tracked so that the shutdown can wait for its clean-up."""
+        task = asyncio.current_task()
+        if task is not None:
+            in_flight.add(task)
+        try:
+            return await handle_post(request)
+        finally:
+            in_flight.discard(task)
+
+    async def handle_post(request: Request) -> Response:
         """Check the secret, parse the update and process it before answering."""
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8")
         # Constant time, so the answer's timing does not reveal how much of a guess matched.
@@ -146,11 +159,17 @@ def create_webhook_app(
             # The bridge's own deadline should have ended it with an apology; something
             # below that (Telegram, Redis) hung too. Retrying would most likely hang again.
             log.error("update %s was stopped after %.0f s", update.update_id, backstop)
-        except BaseException as exc:
-            # Failed or cancelled (shutdown): free the update, so its redelivery is handled.
+        except asyncio.CancelledError:
+            # Only uvicorn cancels this, when the shutdown grace ends. Free the update so
+            # Telegram's redelivery is handled, and answer what uvicorn would (a 5xx) without
+            # the traceback it logs for a request that raises: a clean stop is not an error.
             await _release(store, update.update_id, token)
-            if not isinstance(exc, Exception):
-                raise
+            log.warning(
+                "update %s was stopped by the shutdown; it will be redelivered", update.update_id
+            )
+            return Response(status_code=503)
+        except Exception:
+            await _release(store, update.update_id, token)
             # process_update hands handler errors to the error handler; this is a failure
             # around it. 500 makes Telegram retry, which the comment above makes safe.
             log.exception("could not process update %s", update.update_id)
@@ -184,6 +203,11 @@ def create_webhook_app(
                 log.info("webhook set to %s", webhook_url)
             yield
         finally:
+            if in_flight:
+                # Updates cancelled at the end of the shutdown grace are still leaving their
+                # turns (releasing the chat's lock and the claim): let them, before the
+                # Application's shutdown closes the store under them.
+                await asyncio.wait(set(in_flight), timeout=CLEANUP_SECONDS)
             if application.running:
                 await application.stop()
                 if application.post_stop is not None:
