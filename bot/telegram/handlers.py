@@ -179,7 +179,7 @@ class TelegramBridge:
                 await self.handle(chat_id, user, event, show)
         except TimeoutError:
             if not limit.expired():
-                raise  # a timeout of something inside, already handled as a failure there
+                raise  # a timeout inside the update, not the deadline: it propagates as before
             # The cancelled turn released the chat's lock on its way out; nothing unsaved
             # was shown, and a booking that did go through is found by look-before-book.
             log.warning("update of chat %s passed its %.1f s deadline", chat_id, self.deadline)
