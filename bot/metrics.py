@@ -108,7 +108,16 @@ LAST_UPDATES_ANSWER = Gauge(
 )
 
 UPDATE_KINDS: Final = ("message", "command", "callback", "contact")
-UPDATE_OUTCOMES: Final = ("ok", "busy", "store_unavailable", "dropped", "error")
+UPDATE_OUTCOMES: Final = (
+    "ok",
+    "busy",
+    "store_unavailable",
+    "skiplino_unavailable",
+    "telegram_unavailable",
+    "dropped",
+    "cancelled",
+    "error",
+)
 
 
 def record_update(kind: str, outcome: str, seconds: float) -> None:
