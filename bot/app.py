@@ -30,7 +30,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from bot import metrics
 from bot.check import CheckFailed, CheckResult, ExitStatus, secrets_of
 from bot.i18n import SUPPORTED_LOCALES, Msg, Translator, default_locales_dir
-from bot.logs import setup_logging
+from bot.logs import quiet_libraries, setup_logging
 from bot.sessions.redis_store import RedisChatStore
 from bot.sessions.store import ChatStore
 from bot.settings import Settings
@@ -135,6 +135,9 @@ def build_application(
         await engine.api.aclose()
         await engine.store.close()
 
+    # Here too, not only in setup_logging: whatever runs the Application (tests, the console,
+    # an embedding program) gets no personal data from the libraries' debug lines.
+    quiet_libraries()
     application = builder.post_init(post_init).post_shutdown(post_shutdown).build()
     install(application, TelegramBridge(engine, engine.store, translator, lock=LockTimes()))
     return application

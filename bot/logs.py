@@ -279,6 +279,14 @@ def setup_logging(
         logging.basicConfig(level=level, format=LOG_FORMAT)
     for handler in root.handlers:
         configure_handler(handler, log_format)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Keep the libraries' lines that carry secrets or personal data out of every log."""
     # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # python-telegram-bot logs whole updates and API payloads at DEBUG: users' names, phone
+    # numbers and messages. Its INFO and up say what an operator needs.
+    logging.getLogger("telegram").setLevel(logging.INFO)
