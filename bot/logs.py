@@ -288,5 +288,19 @@ def quiet_libraries() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     # python-telegram-bot logs whole updates and API payloads at DEBUG: users' names, phone
-    # numbers and messages. Its INFO and up say what an operator needs.
-    logging.getLogger("telegram").setLevel(logging.INFO)
+    # numbers and messages. Its INFO and up say what an operator needs. A filter on each of
+    # its loggers (made when its modules are imported) rather than a level, so the root
+    # level still rules INFO and up.
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if not isinstance(logger, logging.Logger) or not (name + ".").startswith("telegram."):
+            continue
+        if not any(isinstance(f, NoDebug) for f in logger.filters):
+            logger.addFilter(NoDebug())
+
+
+class NoDebug(logging.Filter):
+    """Drop DEBUG records of the logger it is attached to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep INFO and up."""
+        return record.levelno > logging.DEBUG
