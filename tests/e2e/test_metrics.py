@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.testing.fake_server import FakeBotAPIServer
 from tests.e2e.conftest import BotEnv, ChatOf
 from tests.e2e.processes import Children, SandboxProcess, start_bot
+from tests.e2e.test_operator import CONFIGURATION, run_to_exit
 
 READY_WITHIN = 20.0
 
@@ -108,3 +109,22 @@ async def test_polling_serves_metrics_health_and_json_logs(
     assert all(isinstance(r["update_id"], int) and len(r["chat"]) == 12 for r in during)
     assert all("6161" not in line and "Layla" not in line for line in lines)
     assert all(bot_token not in line for line in lines)
+
+
+async def test_a_taken_metrics_port_exits_2_in_one_line(
+    telegram: FakeBotAPIServer,
+    sandbox: SandboxProcess,
+    children: Children,
+    bot_env: BotEnv,
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = bot_env() | {"METRICS_PORT": str(port), "METRICS_LISTEN": "127.0.0.1"}
+
+        code, lines, child = await run_to_exit(children, env, "run")
+
+    assert code == CONFIGURATION, child.describe()
+    assert any("METRICS_PORT" in line for line in lines), child.describe()
+    assert "Traceback" not in child.output
