@@ -69,6 +69,7 @@ def build_engine(
             settings.redis_url,
             prefix=settings.redis_prefix,
             session_ttl_seconds=settings.session_ttl_seconds,
+            profile_ttl_seconds=settings.profile_ttl_days * 24 * 3600,
         )
     return Engine(
         api=api,

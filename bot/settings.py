@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     # Not part of the core contract, but tunable without code changes.
     redis_prefix: str = Field(default="skiplino-bot", alias="REDIS_PREFIX")
     session_ttl_seconds: int = Field(default=24 * 3600, alias="SESSION_TTL_SECONDS", gt=0)
+    profile_ttl_days: int = Field(default=365, alias="PROFILE_TTL_DAYS", gt=0)
     skiplino_timeout_seconds: float = Field(default=10.0, alias="SKIPLINO_TIMEOUT_SECONDS", gt=0)
     # Where the message catalogs are when the package is installed apart from the sources.
     locales_dir: Path | None = Field(default=None, alias="BOT_LOCALES_DIR")

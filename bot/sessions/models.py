@@ -31,7 +31,7 @@ class Session(BaseModel):
 
 
 class Profile(BaseModel):
-    """What we know of a Telegram user across conversations; kept without TTL."""
+    """What we know of a Telegram user across conversations; expires after long disuse."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -4,7 +4,7 @@ Keys (``prefix`` lets several bots share one Redis)::
 
     {prefix}:lock:{<chat_id>}      lock token, SET NX PX
     {prefix}:session:{<chat_id>}   session JSON, with TTL
-    {prefix}:profile:{<user_id>}   profile JSON, no TTL
+    {prefix}:profile:{<user_id>}   profile JSON, with TTL restarted by every update
     {prefix}:cache:<key>           cached string, with TTL
 
 The braces around the id are a Redis Cluster hash tag: the lock and session of a chat
@@ -17,7 +17,7 @@ only matters if it is ever ported to ``RedisCluster``: then write the profile in
 call after a successful CAS.
 
 Cost of one turn (``ChatStore.turn``) in steady state, one round trip each, in this
-order: acquire (EVALSHA of ``_ACQUIRE``: SET NX PX), load (MGET), save (EVALSHA of
+order: acquire (EVALSHA of ``_ACQUIRE``: SET NX PX), load (EVALSHA of ``_LOAD``), save (EVALSHA of
 ``_COMMIT`` with release "0"), release (EVALSHA of ``_DELETE_IF_EQUAL`` on the lock);
 plus one EVALSHA of ``_EXTEND`` per renewal while the turn runs. A ``commit`` with
 release "1" saves and unlocks in one trip. The first call of each script after a Redis
@@ -39,6 +39,7 @@ from redis.exceptions import RedisError
 
 from bot.sessions.models import Profile, Session
 from bot.sessions.store import (
+    PROFILE_TTL_SECONDS,
     ChatStore,
     Loaded,
     StoreUnavailable,
@@ -78,8 +79,21 @@ end
 return 0
 """
 
+# Read the session and the profile, and restart the profile's inactivity clock: a profile
+# expires only after PROFILE_TTL_DAYS without any update from its user.
+# KEYS: session, profile. ARGV: profile TTL ms.
+_LOAD = """
+local session = redis.call('GET', KEYS[1])
+local profile = redis.call('GET', KEYS[2])
+if profile then
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return {session, profile}
+"""
+
 # KEYS: session, lock[, profile].
-# ARGV: token, expected version, session JSON, TTL ms, release ("1"/"0")[, profile JSON].
+# ARGV: token, expected version, session JSON, TTL ms, release ("1"/"0")
+#       [, profile JSON, profile TTL ms].
 # The stored version is read from the JSON itself; a missing or unreadable document counts
 # as version 0, like ``store.stored_version``.
 _COMMIT = """
@@ -95,7 +109,7 @@ local written = 0
 if current == tonumber(ARGV[2]) then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
   if #KEYS >= 3 then
-    redis.call('SET', KEYS[3], ARGV[6])
+    redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
   end
   written = 1
 end
@@ -133,6 +147,7 @@ class RedisChatStore(ChatStore):
         *,
         prefix: str,
         session_ttl_seconds: int = 86400,
+        profile_ttl_seconds: int = PROFILE_TTL_SECONDS,
         owns_client: bool = False,
     ) -> None:
         """Wrap ``redis``; close it in ``close`` only when ``owns_client``."""
@@ -140,17 +155,27 @@ class RedisChatStore(ChatStore):
             # A brace in the prefix would become the Cluster hash tag instead of the id.
             raise ValueError("prefix must be non-empty and contain no braces")
         check_ttl(session_ttl_seconds)
+        check_ttl(profile_ttl_seconds)
         self._redis = redis
         self._prefix = prefix
         self._session_ttl_ms = session_ttl_seconds * 1000
+        self._profile_ttl_ms = profile_ttl_seconds * 1000
         self._owns_client = owns_client
         self._acquire = redis.register_script(_ACQUIRE)
+        self._load = redis.register_script(_LOAD)
         self._extend = redis.register_script(_EXTEND)
         self._delete_if_equal = redis.register_script(_DELETE_IF_EQUAL)
         self._commit = redis.register_script(_COMMIT)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str, session_ttl_seconds: int = 86400) -> RedisChatStore:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str,
+        session_ttl_seconds: int = 86400,
+        profile_ttl_seconds: int = PROFILE_TTL_SECONDS,
+    ) -> RedisChatStore:
         """Connect to the Redis at ``url``; ``close`` closes the connection."""
         # Short timeouts and few retries (redis-py's default is 10): an update must fail
         # within seconds with an apology, not hang on a dead Redis. Retrying is safe: the
@@ -162,7 +187,13 @@ class RedisChatStore(ChatStore):
             socket_timeout=2,
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries=2),
         )
-        return cls(client, prefix=prefix, session_ttl_seconds=session_ttl_seconds, owns_client=True)
+        return cls(
+            client,
+            prefix=prefix,
+            session_ttl_seconds=session_ttl_seconds,
+            profile_ttl_seconds=profile_ttl_seconds,
+            owns_client=True,
+        )
 
     def _lock_key(self, chat_id: int) -> str:
         """Return the key of the chat's lock."""
@@ -200,11 +231,11 @@ class RedisChatStore(ChatStore):
         return bool(extended)
 
     async def load(self, chat_id: int, user_id: int) -> Loaded:
-        """Return the chat's session and the user's profile (one MGET)."""
+        """Return the chat's session and the user's profile (one script call)."""
         session_key = self._session_key(chat_id)
         async with _redis_errors("load"):
-            raw_session, raw_profile = await self._redis.mget(
-                session_key, self._profile_key(user_id)
+            raw_session, raw_profile = await self._load(
+                keys=[session_key, self._profile_key(user_id)], args=[self._profile_ttl_ms]
             )
         session = parse_session(raw_session, chat_id)
         if session is None and raw_session is not None:
@@ -237,7 +268,7 @@ class RedisChatStore(ChatStore):
         if profile is not None:
             user_id, user_profile = profile
             keys.append(self._profile_key(user_id))
-            args.append(user_profile.model_dump_json())
+            args.extend([user_profile.model_dump_json(), self._profile_ttl_ms])
         async with _redis_errors("commit"):
             written = await self._commit(keys=keys, args=args)
         if written != 1:
@@ -257,10 +288,16 @@ class RedisChatStore(ChatStore):
         return parse_profile(raw, user_id)
 
     async def put_profile(self, user_id: int, profile: Profile) -> None:
-        """Store the user's profile without expiry."""
+        """Store the user's profile; it expires after the profile TTL without use."""
         async with _redis_errors("put_profile"):
-            # A plain SET also drops any TTL the key might have had.
-            await self._redis.set(self._profile_key(user_id), profile.model_dump_json())
+            await self._redis.set(
+                self._profile_key(user_id), profile.model_dump_json(), px=self._profile_ttl_ms
+            )
+
+    async def forget_profile(self, user_id: int) -> None:
+        """Delete the user's profile (locale, linked customer, name, phone)."""
+        async with _redis_errors("forget_profile"):
+            await self._redis.delete(self._profile_key(user_id))
 
     async def cache_get(self, key: str) -> str | None:
         """Return the cached value of ``key``, or None when absent or expired."""

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 POLL_MIN_SECONDS = 0.02
 POLL_MAX_SECONDS = 0.05
 
+# A profile (locale, linked customer, name, phone) is personal data: it expires after this
+# long without any update from its user (PROFILE_TTL_DAYS), and every update restarts it.
+PROFILE_TTL_SECONDS = 365 * 24 * 3600
+
 
 class ChatBusy(Exception):
     """The chat's lock was not obtained within the wait time."""
@@ -131,7 +135,11 @@ class ChatStore(Protocol):
         ...
 
     async def put_profile(self, user_id: int, profile: Profile) -> None:
-        """Store the user's profile without expiry."""
+        """Store the user's profile; it expires after the profile TTL without use."""
+        ...
+
+    async def forget_profile(self, user_id: int) -> None:
+        """Delete the user's profile (locale, linked customer, name, phone)."""
         ...
 
     async def cache_get(self, key: str) -> str | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.sessions.models import Profile, Session
 from bot.sessions.store import (
+    PROFILE_TTL_SECONDS,
     ChatStore,
     Loaded,
     check_ttl,
@@ -74,10 +75,14 @@ class MemoryKeyValue:
 class MemoryChatStore(ChatStore):
     """Chat store in this process's memory, for the console demo."""
 
-    def __init__(self, *, session_ttl_seconds: int = 86400) -> None:
+    def __init__(
+        self, *, session_ttl_seconds: int = 86400, profile_ttl_seconds: int = PROFILE_TTL_SECONDS
+    ) -> None:
         """Start with no sessions, profiles or locks."""
         check_ttl(session_ttl_seconds)
+        check_ttl(profile_ttl_seconds)
         self._session_ttl_ms = session_ttl_seconds * 1000
+        self._profile_ttl_ms = profile_ttl_seconds * 1000
         # Public for tests that need to plant a corrupt document or read a TTL.
         self.kv = MemoryKeyValue()
 
@@ -127,9 +132,12 @@ class MemoryChatStore(ChatStore):
         if session is None and raw_session is not None:
             # Like the Redis store: forget the unreadable document so a fresh session saves.
             self.kv.delete(key)
-        return Loaded(
-            session=session, profile=parse_profile(self.kv.get(self._profile_key(user_id)), user_id)
-        )
+        profile_key = self._profile_key(user_id)
+        raw_profile = self.kv.get(profile_key)
+        if raw_profile is not None:
+            # Like the Redis store: any update restarts the profile's inactivity clock.
+            self.kv.set(profile_key, raw_profile, ttl_ms=self._profile_ttl_ms)
+        return Loaded(session=session, profile=parse_profile(raw_profile, user_id))
 
     async def commit(
         self,
@@ -149,7 +157,11 @@ class MemoryChatStore(ChatStore):
             self.kv.set(key, document, ttl_ms=self._session_ttl_ms)
             if profile is not None:
                 user_id, user_profile = profile
-                self.kv.set(self._profile_key(user_id), user_profile.model_dump_json())
+                self.kv.set(
+                    self._profile_key(user_id),
+                    user_profile.model_dump_json(),
+                    ttl_ms=self._profile_ttl_ms,
+                )
             session.version = new_version
         if release:
             await self.release(chat_id, token)
@@ -166,8 +178,14 @@ class MemoryChatStore(ChatStore):
         return parse_profile(self.kv.get(self._profile_key(user_id)), user_id)
 
     async def put_profile(self, user_id: int, profile: Profile) -> None:
-        """Store the user's profile without expiry."""
-        self.kv.set(self._profile_key(user_id), profile.model_dump_json())
+        """Store the user's profile; it expires after the profile TTL without use."""
+        self.kv.set(
+            self._profile_key(user_id), profile.model_dump_json(), ttl_ms=self._profile_ttl_ms
+        )
+
+    async def forget_profile(self, user_id: int) -> None:
+        """Delete the user's profile (locale, linked customer, name, phone)."""
+        self.kv.delete(self._profile_key(user_id))
 
     async def cache_get(self, key: str) -> str | None:
         """Return the cached value of ``key``, or None when absent or expired."""

@@ -272,16 +272,43 @@ async def test_commit_after_lock_expiry_leaves_the_new_holders_lock(backend: Bac
         await store.acquire(CHAT, wait=0)
 
 
-async def test_session_has_a_ttl_and_the_profile_has_none(backend: Backend) -> None:
+async def test_session_and_profile_have_their_own_ttls(backend: Backend) -> None:
     store = backend.store
     token = await store.acquire(CHAT)
     await store.commit(CHAT, token, a_session(), profile=(USER, Profile(locale="en")))
 
     session_pttl = await backend.pttl("session", CHAT)
     assert 86_000_000 < session_pttl <= 86_400_000
-    assert await backend.pttl("profile", USER) == -1
+    year_ms = 365 * 24 * 3600 * 1000
+    assert year_ms - 60_000 < await backend.pttl("profile", USER) <= year_ms
     await store.put_profile(USER, Profile(locale="ar"))
-    assert await backend.pttl("profile", USER) == -1
+    assert year_ms - 60_000 < await backend.pttl("profile", USER) <= year_ms
+
+
+async def test_every_load_restarts_the_profile_inactivity_clock(backend: Backend) -> None:
+    await backend.plant("profile", USER, Profile(locale="ar").model_dump_json())
+    assert await backend.pttl("profile", USER) == -1  # planted raw, without a TTL
+
+    loaded = await backend.store.load(CHAT, USER)
+
+    assert loaded.profile == Profile(locale="ar")
+    year_ms = 365 * 24 * 3600 * 1000
+    assert year_ms - 60_000 < await backend.pttl("profile", USER) <= year_ms
+
+
+async def test_a_load_without_a_profile_creates_none(backend: Backend) -> None:
+    await backend.store.load(CHAT, USER)
+
+    assert await backend.pttl("profile", USER) == -2
+
+
+async def test_a_forgotten_profile_is_gone(backend: Backend) -> None:
+    await backend.store.put_profile(USER, Profile(locale="ar", mobile="+97333000000"))
+
+    await backend.store.forget_profile(USER)
+
+    assert await backend.store.get_profile(USER) is None
+    assert (await backend.store.load(CHAT, USER)).profile is None
 
 
 async def test_session_and_cache_expire_but_the_profile_stays(backend: Backend) -> None:
