@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -60,6 +61,12 @@ class Settings(BaseSettings):
     update_deadline_seconds: float = Field(
         default=DEFAULT_UPDATE_DEADLINE_SECONDS, alias="UPDATE_DEADLINE_SECONDS", gt=0
     )
+    # Operator endpoints in polling mode (/metrics, /healthz, /readyz); unset = no server.
+    # The webhook server always has them beside the webhook route.
+    metrics_port: int | None = Field(default=None, alias="METRICS_PORT", ge=0, le=65535)
+    metrics_listen: str = Field(default="0.0.0.0", alias="METRICS_LISTEN")
+    # "json": one JSON object per line, for log collectors; "text": for people.
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
     # The key of the sandbox's /_sandbox/* admin routes (``skiplino-bot sandbox`` only).
     sandbox_admin_key: SecretStr | None = Field(default=None, alias="SANDBOX_ADMIN_KEY")
 

@@ -271,10 +271,10 @@ class Turn:
         while not await pause(stop, self._renew_seconds):
             try:
                 if not await self._store.extend(self.chat_id, self._token, self._hold_ms):
-                    log.warning("lost the lock of chat %s mid-update", self.chat_id)
+                    log.warning("lost the chat's lock mid-update")
                     return
             except StoreUnavailable:
-                log.warning("could not renew the lock of chat %s", self.chat_id)
+                log.warning("could not renew the chat's lock")
 
     async def _release(self, token: str) -> None:
         """Release the lock if ``token`` still holds it; a store outage is not an error here."""
@@ -300,8 +300,9 @@ def parse_session(raw: str | bytes | None, chat_id: int) -> Session | None:
     try:
         return Session.model_validate_json(raw)
     except ValidationError:
-        # A half-written or old-format document must not wedge the chat: start over.
-        log.warning("stored session of chat %s is unreadable; starting a new one", chat_id)
+        # A half-written or old-format document must not wedge the chat: start over. The
+        # chat is named by the hashed id the update's log context adds, never the raw one.
+        log.warning("stored session is unreadable; starting a new one")
         return None
 
 
@@ -312,7 +313,7 @@ def parse_profile(raw: str | bytes | None, user_id: int) -> Profile | None:
     try:
         return Profile.model_validate_json(raw)
     except ValidationError:
-        log.warning("stored profile of user %s is unreadable; ignoring it", user_id)
+        log.warning("stored profile is unreadable; ignoring it")
         return None
 
 

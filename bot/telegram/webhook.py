@@ -1,7 +1,8 @@
 """Own webhook delivery: a small ASGI app that takes Telegram's POSTs, and its uvicorn runner.
 
 ``create_webhook_app`` answers ``POST <path>`` (Telegram's updates, checked against the
-secret token header) and ``GET /healthz`` (does the store answer?), and runs the
+secret token header), ``GET /healthz`` and ``GET /readyz`` (does the store answer?) and
+``GET /metrics`` (Prometheus, from ``bot.metrics``), and runs the
 python-telegram-bot Application's life cycle in its lifespan: initialise, publish the
 menus (post_init), start, optionally ``setWebhook``; on shutdown stop and shut down.
 ``serve_webhook`` serves such an app with uvicorn until SIGTERM or SIGINT.
@@ -44,6 +45,7 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
+from bot import metrics
 from bot.sessions.store import ChatStore, StoreUnavailable, UpdateClaim
 from bot.settings import DEFAULT_UPDATE_DEADLINE_SECONDS, DEFAULT_WEBHOOK_PATH, Settings
 
@@ -220,6 +222,9 @@ def create_webhook_app(
         routes=[
             Route(path, receive_update, methods=["POST"]),
             Route(HEALTH_PATH, healthz, methods=["GET"]),
+            # Readiness is the same question here: can this replica serve an update now?
+            Route(metrics.READY_PATH, healthz, methods=["GET"]),
+            Route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
