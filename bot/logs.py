@@ -2,23 +2,99 @@
 
 Every log line is redacted after formatting (message, exception text and stack alike), and
 uncaught exceptions (main thread and other threads) print a redacted traceback through
-`install_excepthooks`. Must not import Telegram, conversations or the Skiplino client.
+`install_excepthooks`. Lines are text (default) or one JSON object per line
+(``LOG_FORMAT=json``). While an update is handled, `update_context` puts its update id and a
+keyed hash of its chat id in a context variable, and every line logged meanwhile carries
+both (never the raw chat id, a name or a phone number). Must not import Telegram,
+conversations or the Skiplino client.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
+import hmac
 import logging
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
+from typing import Any, Literal
 from urllib.parse import quote
+
+from pythonjsonlogger.json import JsonFormatter
 
 REDACTED = "***"
 # Shorter values would blank out ordinary words; no real secret is that short.
 MIN_SECRET_LENGTH = 4
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The fields of a JSON line besides the update context; renamed to the usual short names.
+JSON_FIELDS = ("asctime", "levelname", "name", "message")
+JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+# 48 bits tell thousands of chats apart in the logs and cannot be reversed to a chat id.
+CHAT_HASH_HEX = 12
+
+LogFormat = Literal["text", "json"]
+
+
+@dataclass(frozen=True)
+class UpdateContext:
+    """What every line logged while an update is handled says about it."""
+
+    update_id: int | None
+    chat: str | None  # the keyed hash of the chat id, never the id itself
+
+
+_UPDATE: contextvars.ContextVar[UpdateContext | None] = contextvars.ContextVar(
+    "log_update_context", default=None
+)
+# Replaced by `set_chat_hash_key` at start-up with a key derived from the bot token, so the
+# same chat hashes alike across restarts and replicas but not across bots.
+_CHAT_KEY = [b"skiplino-bot"]
+
+
+def set_chat_hash_key(key: bytes) -> None:
+    """Key the chat id hash with ``key`` (stable for one bot, secret to outsiders)."""
+    _CHAT_KEY[0] = key
+
+
+def chat_hash(chat_id: int) -> str:
+    """Return the chat's pseudonym in the logs: the first hex digits of an HMAC-SHA256."""
+    digest = hmac.new(_CHAT_KEY[0], str(chat_id).encode("ascii"), hashlib.sha256).hexdigest()
+    return digest[:CHAT_HASH_HEX]
+
+
+@contextlib.contextmanager
+def update_context(update_id: int | None, chat_id: int | None) -> Iterator[UpdateContext]:
+    """Tag every line logged inside the block with the update id and the hashed chat id."""
+    context = UpdateContext(update_id, chat_hash(chat_id) if chat_id is not None else None)
+    token = _UPDATE.set(context)
+    try:
+        yield context
+    finally:
+        _UPDATE.reset(token)
+
+
+def current_update() -> UpdateContext | None:
+    """Return the context of the update being handled by this task, if any."""
+    return _UPDATE.get()
+
+
+class UpdateFields(logging.Filter):
+    """Add ``update_id`` and ``chat`` (hashed) to a record logged while an update runs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Copy the current update context onto the record; always keep the record."""
+        context = _UPDATE.get()
+        if context is not None:
+            if context.update_id is not None:
+                record.update_id = context.update_id
+            if context.chat is not None:
+                record.chat = context.chat
+        return True
 
 
 class Redactor:
@@ -88,7 +164,37 @@ class RedactingFormatter(logging.Formatter):
         self.redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        """Return the formatted record without secrets."""
+        """Return the formatted record without secrets, with its update context if any."""
+        text = super().format(record)
+        tags = " ".join(
+            f"{name}={getattr(record, name)}"
+            for name in ("update_id", "chat")
+            if hasattr(record, name)
+        )
+        if tags:
+            first, newline, rest = text.partition("\n")
+            text = f"{first} [{tags}]{newline}{rest}"
+        return self.redact(text)
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """One JSON object per line, every string field (and the whole line) without secrets."""
+
+    def __init__(self, redact: Redactor) -> None:
+        """Format the usual fields plus any update context, then redact with ``redact``."""
+        super().__init__(list(JSON_FIELDS), rename_fields=dict(JSON_RENAMES))
+        self.redact = redact
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        """Redact every string value before it is serialised."""
+        for key, value in log_data.items():
+            if isinstance(value, str):
+                log_data[key] = self.redact(value)
+        return log_data
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one redacted JSON line."""
+        # A secret with characters JSON escapes would otherwise slip past the value pass.
         return self.redact(super().format(record))
 
 
@@ -132,19 +238,69 @@ def install_excepthooks(secrets: Iterable[str] = ()) -> None:
     threading.excepthook = _thread_excepthook
 
 
-def setup_logging(secrets: Iterable[str] = (), level: int = logging.INFO) -> None:
+def make_formatter(
+    log_format: LogFormat = "text", fmt: str | None = LOG_FORMAT
+) -> logging.Formatter:
+    """Return the process's redacting formatter for ``log_format``."""
+    if log_format == "json":
+        return RedactingJsonFormatter(_REDACTOR)
+    return RedactingFormatter(_REDACTOR, fmt)
+
+
+def configure_handler(handler: logging.Handler, log_format: LogFormat = "text") -> None:
+    """Make ``handler`` redact, add the update context and write ``log_format`` lines."""
+    # The formatter sees the final text (message, exception, stack), so nothing a library
+    # puts in a record can slip past it.
+    current = handler.formatter
+    if log_format == "json":
+        if not isinstance(current, RedactingJsonFormatter):
+            handler.setFormatter(make_formatter("json"))
+    elif not isinstance(current, RedactingFormatter):
+        fmt = current._fmt if current is not None else LOG_FORMAT
+        handler.setFormatter(make_formatter("text", fmt))
+    # On the handler, not a logger: a logger's filters do not see its children's records.
+    if not any(isinstance(f, UpdateFields) for f in handler.filters):
+        handler.addFilter(UpdateFields())
+
+
+def setup_logging(
+    secrets: Iterable[str] = (),
+    level: int = logging.INFO,
+    *,
+    log_format: LogFormat = "text",
+    chat_key: bytes | None = None,
+) -> None:
     """Configure the root logger once; every handler redacts ``secrets`` from its lines."""
     _REDACTOR.add(secrets)
+    if chat_key is not None:
+        set_chat_hash_key(chat_key)
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=level, format=LOG_FORMAT)
     for handler in root.handlers:
-        # The formatter sees the final text (message, exception, stack), so nothing a
-        # library puts in a record can slip past it.
-        current = handler.formatter
-        if not isinstance(current, RedactingFormatter):
-            fmt = current._fmt if current is not None else LOG_FORMAT
-            handler.setFormatter(RedactingFormatter(_REDACTOR, fmt))
+        configure_handler(handler, log_format)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Keep the libraries' lines that carry secrets or personal data out of every log."""
     # httpx logs every request URL at INFO, and Telegram URLs carry the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # python-telegram-bot logs whole updates and API payloads at DEBUG: users' names, phone
+    # numbers and messages. Its INFO and up say what an operator needs. A filter on each of
+    # its loggers (made when its modules are imported) rather than a level, so the root
+    # level still rules INFO and up.
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if not isinstance(logger, logging.Logger) or not (name + ".").startswith("telegram."):
+            continue
+        if not any(isinstance(f, NoDebug) for f in logger.filters):
+            logger.addFilter(NoDebug())
+
+
+class NoDebug(logging.Filter):
+    """Drop DEBUG records of the logger it is attached to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep INFO and up."""
+        return record.levelno > logging.DEBUG

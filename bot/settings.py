@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_SKIPLINO_API_URL = "https://api-dev.skiplino.com/external/v1"
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
+DEFAULT_UPDATE_DEADLINE_SECONDS = 20.0
 # The schemes redis-py's ``from_url`` accepts.
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 # What Telegram accepts as setWebhook's secret_token.
@@ -39,6 +41,7 @@ class Settings(BaseSettings):
     # Not part of the core contract, but tunable without code changes.
     redis_prefix: str = Field(default="skiplino-bot", alias="REDIS_PREFIX")
     session_ttl_seconds: int = Field(default=24 * 3600, alias="SESSION_TTL_SECONDS", gt=0)
+    profile_ttl_days: int = Field(default=365, alias="PROFILE_TTL_DAYS", gt=0)
     skiplino_timeout_seconds: float = Field(default=10.0, alias="SKIPLINO_TIMEOUT_SECONDS", gt=0)
     # Where the message catalogs are when the package is installed apart from the sources.
     locales_dir: Path | None = Field(default=None, alias="BOT_LOCALES_DIR")
@@ -53,6 +56,17 @@ class Settings(BaseSettings):
     webhook_listen: str = Field(default="0.0.0.0", alias="WEBHOOK_LISTEN")
     webhook_port: int = Field(default=8080, alias="WEBHOOK_PORT", ge=0, le=65535)
     webhook_path: str = Field(default=DEFAULT_WEBHOOK_PATH, alias="WEBHOOK_PATH")
+    # The most one update may take before the user gets an apology and the chat is freed:
+    # below Telegram's webhook timeout, so a slow Skiplino never makes Telegram redeliver.
+    update_deadline_seconds: float = Field(
+        default=DEFAULT_UPDATE_DEADLINE_SECONDS, alias="UPDATE_DEADLINE_SECONDS", gt=0
+    )
+    # Operator endpoints in polling mode (/metrics, /healthz, /readyz); unset = no server.
+    # The webhook server always has them beside the webhook route.
+    metrics_port: int | None = Field(default=None, alias="METRICS_PORT", ge=0, le=65535)
+    metrics_listen: str = Field(default="0.0.0.0", alias="METRICS_LISTEN")
+    # "json": one JSON object per line, for log collectors; "text": for people.
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
     # The key of the sandbox's /_sandbox/* admin routes (``skiplino-bot sandbox`` only).
     sandbox_admin_key: SecretStr | None = Field(default=None, alias="SANDBOX_ADMIN_KEY")
 

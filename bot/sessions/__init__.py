@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.sessions.models import Profile, StoredSession
 from bot.sessions.redis_store import RedisChatStore
-from bot.sessions.store import ChatBusy, ChatStore, Loaded, StoreUnavailable, Turn
+from bot.sessions.store import ChatBusy, ChatStore, Loaded, StoreUnavailable, Turn, UpdateClaim
 
 __all__ = [
     "ChatBusy",
@@ -18,4 +18,5 @@ __all__ = [
     "StoreUnavailable",
     "StoredSession",
     "Turn",
+    "UpdateClaim",
 ]

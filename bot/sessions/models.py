@@ -26,7 +26,7 @@ SessionT = TypeVar("SessionT", bound=StoredSession)
 
 
 class Profile(BaseModel):
-    """What we know of a Telegram user across conversations; kept without TTL."""
+    """What we know of a Telegram user across conversations; expires after long disuse."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -4,8 +4,9 @@ Keys (``prefix`` lets several bots share one Redis)::
 
     {prefix}:lock:{<chat_id>}      lock token, SET NX PX
     {prefix}:session:{<chat_id>}   session JSON, with TTL
-    {prefix}:profile:{<user_id>}   profile JSON, no TTL
+    {prefix}:profile:{<user_id>}   profile JSON, with TTL restarted by every update
     {prefix}:cache:<key>           cached string, with TTL
+    {prefix}:update:<update_id>    claim token while handled (short TTL), then "done" (1 h)
 
 The braces around the id are a Redis Cluster hash tag: the lock and session of a chat
 always share a slot, as the commit script needs. The profile key shares it only when
@@ -17,7 +18,7 @@ only matters if it is ever ported to ``RedisCluster``: then write the profile in
 call after a successful CAS.
 
 Cost of one turn (``ChatStore.turn``) in steady state, one round trip each, in this
-order: acquire (EVALSHA of ``_ACQUIRE``: SET NX PX), load (MGET), save (EVALSHA of
+order: acquire (EVALSHA of ``_ACQUIRE``: SET NX PX), load (EVALSHA of ``_LOAD``), save (EVALSHA of
 ``_COMMIT`` with release "0"), release (EVALSHA of ``_DELETE_IF_EQUAL`` on the lock);
 plus one EVALSHA of ``_EXTEND`` per renewal while the turn runs. A ``commit`` with
 release "1" saves and unlocks in one trip. The first call of each script after a Redis
@@ -39,9 +40,13 @@ from redis.exceptions import RedisError
 
 from bot.sessions.models import Profile, SessionT
 from bot.sessions.store import (
+    PROFILE_TTL_SECONDS,
+    UPDATE_DONE,
     ChatStore,
     Loaded,
     StoreUnavailable,
+    UpdateClaim,
+    check_claim_token,
     check_ttl,
     parse_profile,
     parse_session,
@@ -78,8 +83,38 @@ end
 return 0
 """
 
+# Read the session and the profile, and restart the profile's inactivity clock: a profile
+# expires only after PROFILE_TTL_DAYS without any update from its user.
+# KEYS: session, profile. ARGV: profile TTL ms.
+_LOAD = """
+local session = redis.call('GET', KEYS[1])
+local profile = redis.call('GET', KEYS[2])
+if profile then
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return {session, profile}
+"""
+
+# Claim an update unless it is claimed or done; a retried call whose first reply was lost
+# finds its own token and counts as claimed. KEYS: update. ARGV: token, hold ms, done mark.
+# Returns 1 claimed, 2 done, 0 claimed by someone else.
+_CLAIM_UPDATE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 1
+end
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
+  return 1
+end
+if held == ARGV[3] then
+  return 2
+end
+return 0
+"""
+
 # KEYS: session, lock[, profile].
-# ARGV: token, expected version, session JSON, TTL ms, release ("1"/"0")[, profile JSON].
+# ARGV: token, expected version, session JSON, TTL ms, release ("1"/"0")
+#       [, profile JSON, profile TTL ms].
 # The stored version is read from the JSON itself; a missing or unreadable document counts
 # as version 0, like ``store.stored_version``.
 _COMMIT = """
@@ -95,7 +130,7 @@ local written = 0
 if current == tonumber(ARGV[2]) then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
   if #KEYS >= 3 then
-    redis.call('SET', KEYS[3], ARGV[6])
+    redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
   end
   written = 1
 end
@@ -134,6 +169,7 @@ class RedisChatStore(ChatStore[SessionT]):
         prefix: str,
         session_model: type[SessionT],
         session_ttl_seconds: int = 86400,
+        profile_ttl_seconds: int = PROFILE_TTL_SECONDS,
         owns_client: bool = False,
     ) -> None:
         """Wrap ``redis`` to keep ``session_model`` documents; close it only if ``owns_client``."""
@@ -141,15 +177,19 @@ class RedisChatStore(ChatStore[SessionT]):
             # A brace in the prefix would become the Cluster hash tag instead of the id.
             raise ValueError("prefix must be non-empty and contain no braces")
         check_ttl(session_ttl_seconds)
+        check_ttl(profile_ttl_seconds)
         self._redis = redis
         self._prefix = prefix
         self._session_model = session_model
         self._session_ttl_ms = session_ttl_seconds * 1000
+        self._profile_ttl_ms = profile_ttl_seconds * 1000
         self._owns_client = owns_client
         self._acquire = redis.register_script(_ACQUIRE)
+        self._load = redis.register_script(_LOAD)
         self._extend = redis.register_script(_EXTEND)
         self._delete_if_equal = redis.register_script(_DELETE_IF_EQUAL)
         self._commit = redis.register_script(_COMMIT)
+        self._claim_update = redis.register_script(_CLAIM_UPDATE)
 
     @classmethod
     def from_url(
@@ -159,6 +199,7 @@ class RedisChatStore(ChatStore[SessionT]):
         prefix: str,
         session_model: type[SessionT],
         session_ttl_seconds: int = 86400,
+        profile_ttl_seconds: int = PROFILE_TTL_SECONDS,
     ) -> RedisChatStore[SessionT]:
         """Connect to the Redis at ``url``; ``close`` closes the connection."""
         # Short timeouts and few retries (redis-py's default is 10): an update must fail
@@ -176,6 +217,7 @@ class RedisChatStore(ChatStore[SessionT]):
             prefix=prefix,
             session_model=session_model,
             session_ttl_seconds=session_ttl_seconds,
+            profile_ttl_seconds=profile_ttl_seconds,
             owns_client=True,
         )
 
@@ -194,6 +236,10 @@ class RedisChatStore(ChatStore[SessionT]):
     def _cache_key(self, key: str) -> str:
         """Return the Redis key of cache entry ``key``."""
         return f"{self._prefix}:cache:{key}"
+
+    def _update_key(self, update_id: int) -> str:
+        """Return the key of an update's claim."""
+        return f"{self._prefix}:update:{update_id}"
 
     async def acquire(self, chat_id: int, *, wait: float = 5.0, hold_ms: int = 30_000) -> str:
         """Lock the chat for ``hold_ms`` and return the token; raise ChatBusy after ``wait``."""
@@ -215,11 +261,11 @@ class RedisChatStore(ChatStore[SessionT]):
         return bool(extended)
 
     async def load(self, chat_id: int, user_id: int) -> Loaded[SessionT]:
-        """Return the chat's session and the user's profile (one MGET)."""
+        """Return the chat's session and the user's profile (one script call)."""
         session_key = self._session_key(chat_id)
         async with _redis_errors("load"):
-            raw_session, raw_profile = await self._redis.mget(
-                session_key, self._profile_key(user_id)
+            raw_session, raw_profile = await self._load(
+                keys=[session_key, self._profile_key(user_id)], args=[self._profile_ttl_ms]
             )
         session = parse_session(raw_session, chat_id, self._session_model)
         if session is None and raw_session is not None:
@@ -252,7 +298,7 @@ class RedisChatStore(ChatStore[SessionT]):
         if profile is not None:
             user_id, user_profile = profile
             keys.append(self._profile_key(user_id))
-            args.append(user_profile.model_dump_json())
+            args.extend([user_profile.model_dump_json(), self._profile_ttl_ms])
         async with _redis_errors("commit"):
             written = await self._commit(keys=keys, args=args)
         if written != 1:
@@ -272,10 +318,16 @@ class RedisChatStore(ChatStore[SessionT]):
         return parse_profile(raw, user_id)
 
     async def put_profile(self, user_id: int, profile: Profile) -> None:
-        """Store the user's profile without expiry."""
+        """Store the user's profile; it expires after the profile TTL without use."""
         async with _redis_errors("put_profile"):
-            # A plain SET also drops any TTL the key might have had.
-            await self._redis.set(self._profile_key(user_id), profile.model_dump_json())
+            await self._redis.set(
+                self._profile_key(user_id), profile.model_dump_json(), px=self._profile_ttl_ms
+            )
+
+    async def forget_profile(self, user_id: int) -> None:
+        """Delete the user's profile (locale, linked customer, name, phone)."""
+        async with _redis_errors("forget_profile"):
+            await self._redis.delete(self._profile_key(user_id))
 
     async def cache_get(self, key: str) -> str | None:
         """Return the cached value of ``key``, or None when absent or expired."""
@@ -298,6 +350,28 @@ class RedisChatStore(ChatStore[SessionT]):
         check_ttl(ttl_seconds)
         async with _redis_errors("cache_set"):
             await self._redis.set(self._cache_key(key), value, ex=ttl_seconds)
+
+    async def claim_update(self, update_id: int, token: str, *, hold_ms: int) -> UpdateClaim:
+        """Claim ``update_id`` for ``hold_ms`` under ``token`` unless it is claimed or done."""
+        check_claim_token(token)
+        async with _redis_errors("claim_update"):
+            found = await self._claim_update(
+                keys=[self._update_key(update_id)], args=[token, hold_ms, UPDATE_DONE]
+            )
+        return {1: UpdateClaim.CLAIMED, 2: UpdateClaim.DONE}.get(
+            int(found), UpdateClaim.IN_PROGRESS
+        )
+
+    async def finish_update(self, update_id: int, *, keep_seconds: int) -> None:
+        """Mark ``update_id`` done for ``keep_seconds``, whoever holds its claim."""
+        check_ttl(keep_seconds)
+        async with _redis_errors("finish_update"):
+            await self._redis.set(self._update_key(update_id), UPDATE_DONE, ex=keep_seconds)
+
+    async def release_update(self, update_id: int, token: str) -> None:
+        """Drop the claim on ``update_id`` if ``token`` still holds it, so it can be redone."""
+        async with _redis_errors("release_update"):
+            await self._delete_if_equal(keys=[self._update_key(update_id)], args=[token])
 
     async def ping(self) -> None:
         """Send PING; raise StoreUnavailable when Redis does not answer."""

@@ -15,8 +15,13 @@ Leaving stops the renewal (waiting a bounded time) and ``release``s the lock if 
 still ours; a store outage at that point is swallowed, the lock then expires on its own.
 
 Backends implement the primitives (``acquire``, ``extend``, ``load``, ``commit``,
-``release``, profiles, cache) and inherit ``turn`` from ``ChatStore``: ``RedisChatStore``
-(production) and ``MemoryChatStore`` (console demo and tests, no Redis).
+``release``, profiles, cache, update claims) and inherit ``turn`` from ``ChatStore``:
+``RedisChatStore`` (production) and ``MemoryChatStore`` (console demo and tests, no Redis).
+
+Telegram delivers an update again when its first delivery got no 2xx in time; the update
+claims (``claim_update``, ``finish_update``, ``release_update``) let every replica agree
+that one update is handled once: a claim expires quickly, so a replica that died holding
+it does not keep the redelivery from being handled; "done" is kept for an hour.
 
 Must not import Telegram, conversations or the Skiplino client.
 """
@@ -31,6 +36,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Generic, Protocol
 
 from pydantic import ValidationError
@@ -45,6 +51,10 @@ log = logging.getLogger(__name__)
 POLL_MIN_SECONDS = 0.02
 POLL_MAX_SECONDS = 0.05
 
+# A profile (locale, linked customer, name, phone) is personal data: it expires after this
+# long without any update from its user (PROFILE_TTL_DAYS), and every update restarts it.
+PROFILE_TTL_SECONDS = 365 * 24 * 3600
+
 
 class ChatBusy(Exception):
     """The chat's lock was not obtained within the wait time."""
@@ -52,6 +62,18 @@ class ChatBusy(Exception):
 
 class StoreUnavailable(Exception):
     """The store could not be reached (Redis down, connection refused, timeout)."""
+
+
+# What an update's key holds once it was handled; claim tokens never take this value.
+UPDATE_DONE = "done"
+
+
+class UpdateClaim(Enum):
+    """What ``claim_update`` found: the update is now ours, someone handles it, or it is done."""
+
+    CLAIMED = "claimed"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
 
 
 @dataclass
@@ -132,7 +154,11 @@ class ChatStore(Protocol[SessionT]):
         ...
 
     async def put_profile(self, user_id: int, profile: Profile) -> None:
-        """Store the user's profile without expiry."""
+        """Store the user's profile; it expires after the profile TTL without use."""
+        ...
+
+    async def forget_profile(self, user_id: int) -> None:
+        """Delete the user's profile (locale, linked customer, name, phone)."""
         ...
 
     async def cache_get(self, key: str) -> str | None:
@@ -145,6 +171,18 @@ class ChatStore(Protocol[SessionT]):
 
     async def cache_set(self, key: str, value: str, ttl_seconds: int) -> None:
         """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""
+        ...
+
+    async def claim_update(self, update_id: int, token: str, *, hold_ms: int) -> UpdateClaim:
+        """Claim ``update_id`` for ``hold_ms`` under ``token`` unless it is claimed or done."""
+        ...
+
+    async def finish_update(self, update_id: int, *, keep_seconds: int) -> None:
+        """Mark ``update_id`` done for ``keep_seconds``, whoever holds its claim."""
+        ...
+
+    async def release_update(self, update_id: int, token: str) -> None:
+        """Drop the claim on ``update_id`` if ``token`` still holds it, so it can be redone."""
         ...
 
     async def ping(self) -> None:
@@ -234,10 +272,10 @@ class Turn(Generic[SessionT]):
         while not await pause(stop, self._renew_seconds):
             try:
                 if not await self._store.extend(self.chat_id, self._token, self._hold_ms):
-                    log.warning("lost the lock of chat %s mid-update", self.chat_id)
+                    log.warning("lost the chat's lock mid-update")
                     return
             except StoreUnavailable:
-                log.warning("could not renew the lock of chat %s", self.chat_id)
+                log.warning("could not renew the chat's lock")
 
     async def _release(self, token: str) -> None:
         """Release the lock if ``token`` still holds it; a store outage is not an error here."""
@@ -263,8 +301,9 @@ def parse_session(raw: str | bytes | None, chat_id: int, model: type[SessionT]) 
     try:
         return model.model_validate_json(raw)
     except ValidationError:
-        # A half-written or old-format document must not wedge the chat: start over.
-        log.warning("stored session of chat %s is unreadable; starting a new one", chat_id)
+        # A half-written or old-format document must not wedge the chat: start over. The
+        # chat is named by the hashed id the update's log context adds, never the raw one.
+        log.warning("stored session is unreadable; starting a new one")
         return None
 
 
@@ -275,7 +314,7 @@ def parse_profile(raw: str | bytes | None, user_id: int) -> Profile | None:
     try:
         return Profile.model_validate_json(raw)
     except ValidationError:
-        log.warning("stored profile of user %s is unreadable; ignoring it", user_id)
+        log.warning("stored profile is unreadable; ignoring it")
         return None
 
 
@@ -299,3 +338,9 @@ def check_ttl(ttl_seconds: int) -> None:
     """Refuse a TTL below one second (Redis rejects it, and 0 would mean "forever")."""
     if ttl_seconds < 1:
         raise ValueError(f"ttl_seconds must be at least 1, got {ttl_seconds}")
+
+
+def check_claim_token(token: str) -> None:
+    """Refuse an empty claim token or one that would read as "done"."""
+    if not token or token == UPDATE_DONE:
+        raise ValueError("a claim token must be non-empty and not the done marker")

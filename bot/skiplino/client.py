@@ -45,6 +45,7 @@ from bot.skiplino.models import (
 __all__ = [
     "CUSTOMERS_PAGE_LIMIT_MAX",
     "CUSTOMER_TICKETS_PAGE_LIMIT_MAX",
+    "CallHook",
     "SkiplinoClient",
 ]
 
@@ -60,6 +61,10 @@ _RETRYABLE_TRANSPORT_ERRORS = (
     httpx.NetworkError,
     httpx.RemoteProtocolError,
 )
+
+# Told (operation, outcome, seconds) after every HTTP attempt: the outcome is the HTTP
+# status ("200", "503"), "timeout", "connection_error" or "cancelled". Never sees a payload.
+CallHook = Callable[[str, str, float], None]
 
 _M = TypeVar("_M", bound=BaseModel)
 _I = TypeVar("_I", Customer, Ticket)
@@ -85,7 +90,9 @@ class SkiplinoClient:
         max_retry_delay: float = 8.0,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        on_call: CallHook | None = None,
     ) -> None:
+        """Point at ``base_url`` with ``api_key``; ``on_call`` hears of every HTTP attempt."""
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError("base_url must be an absolute http(s) URL")
@@ -106,6 +113,8 @@ class SkiplinoClient:
         self._max_retry_delay = max_retry_delay
         # A client handed in belongs to the caller, who closes it.
         self._owns_http = http_client is None
+        # Public and settable: the composition root installs its metrics on any client.
+        self.on_call = on_call
         self._http = (
             http_client
             if http_client is not None
@@ -138,7 +147,7 @@ class SkiplinoClient:
 
     async def list_branches(self, *, locale: str | None = None) -> list[Branch]:
         """Return the company's active branches with their live open flag."""
-        response = await self._request("GET", "/branches", locale=locale)
+        response = await self._request("list_branches", "GET", "/branches", locale=locale)
         return _parse(response, _BRANCHES)
 
     async def get_branch_tree(
@@ -146,7 +155,7 @@ class SkiplinoClient:
     ) -> list[ServiceGroup]:
         """Return a branch's service groups, each with its active services."""
         path = f"/branches/{_segment(branch_id, 'branch_id')}/tree"
-        response = await self._request("GET", path, locale=locale)
+        response = await self._request("get_branch_tree", "GET", path, locale=locale)
         return _parse(response, _GROUPS)
 
     async def get_service_slots(
@@ -160,7 +169,9 @@ class SkiplinoClient:
                 raise TypeError("date must be a datetime.date, not a datetime")
             params["date"] = date.strftime("%Y-%m-%d")
         path = f"/services/{_segment(service_id, 'service_id')}/slots"
-        response = await self._request("GET", path, params=params, locale=locale)
+        response = await self._request(
+            "get_service_slots", "GET", path, params=params, locale=locale
+        )
         return _parse(response, _SLOTS)
 
     # -- Tickets ----------------------------------------------------------------------------
@@ -198,19 +209,21 @@ class SkiplinoClient:
             body["options"] = dict(options)
         if location is not None:
             body["location"] = {"lat": location.lat, "lng": location.lng}
-        response = await self._request("POST", "/tickets/book", json_body=body, locale=locale)
+        response = await self._request(
+            "book_ticket", "POST", "/tickets/book", json_body=body, locale=locale
+        )
         return _parse_model(response, Ticket)
 
     async def get_ticket(self, ticket_id: str, *, locale: str | None = None) -> Ticket:
         """Return a ticket's current state (with queue position while waiting)."""
         path = f"/tickets/{_segment(ticket_id, 'ticket_id')}"
-        response = await self._request("GET", path, locale=locale)
+        response = await self._request("get_ticket", "GET", path, locale=locale)
         return _parse_model(response, Ticket)
 
     async def cancel_ticket(self, ticket_id: str, *, locale: str | None = None) -> Ticket:
         """Cancel a waiting or upcoming ticket and return it cancelled; never retried."""
         path = f"/tickets/{_segment(ticket_id, 'ticket_id')}/cancel"
-        response = await self._request("POST", path, locale=locale)
+        response = await self._request("cancel_ticket", "POST", path, locale=locale)
         return _parse_model(response, Ticket)
 
     async def change_ticket_time(
@@ -233,7 +246,9 @@ class SkiplinoClient:
             )
         )
         path = f"/tickets/{_segment(ticket_id, 'ticket_id')}/change-time"
-        response = await self._request("POST", path, json_body=body, locale=locale)
+        response = await self._request(
+            "change_ticket_time", "POST", path, json_body=body, locale=locale
+        )
         return _parse_model(response, Ticket)
 
     # -- Customers --------------------------------------------------------------------------
@@ -256,7 +271,9 @@ class SkiplinoClient:
             mobile=mobile,
             metadata=dict(metadata) if metadata is not None else None,
         )
-        response = await self._request("POST", "/customers/create", json_body=body, locale=locale)
+        response = await self._request(
+            "create_customer", "POST", "/customers/create", json_body=body, locale=locale
+        )
         return _parse_model(response, Customer)
 
     async def list_customers(
@@ -265,7 +282,9 @@ class SkiplinoClient:
         """Return one page of the company's customers (``limit`` 1-100)."""
         _check_paging(page, limit, CUSTOMERS_PAGE_LIMIT_MAX)
         params = {"page": str(page), "limit": str(limit)}
-        response = await self._request("GET", "/customers/getAll", params=params, locale=locale)
+        response = await self._request(
+            "list_customers", "GET", "/customers/getAll", params=params, locale=locale
+        )
         return _parse_page(response, _CUSTOMER_PAGE, page=page, limit=limit)
 
     async def get_customer(
@@ -277,7 +296,9 @@ class SkiplinoClient:
     ) -> Customer:
         """Return one customer by id or external id (the API lets ``id`` win when both given)."""
         params = _customer_locator(customer_id, external_id)
-        response = await self._request("GET", "/customers/getOne", params=params, locale=locale)
+        response = await self._request(
+            "get_customer", "GET", "/customers/getOne", params=params, locale=locale
+        )
         return _parse_model(response, Customer)
 
     async def update_customer(
@@ -313,7 +334,9 @@ class SkiplinoClient:
                 metadata=dict(metadata) if metadata is not None else None,
             ),
         }
-        response = await self._request("PUT", "/customers/update", json_body=body, locale=locale)
+        response = await self._request(
+            "update_customer", "PUT", "/customers/update", json_body=body, locale=locale
+        )
         return _parse_model(response, Customer)
 
     async def delete_customer(
@@ -325,7 +348,9 @@ class SkiplinoClient:
     ) -> None:
         """Delete a customer for good (their tickets stay); never retried."""
         params = _customer_locator(customer_id, external_id)
-        response = await self._request("DELETE", "/customers/delete", params=params, locale=locale)
+        response = await self._request(
+            "delete_customer", "DELETE", "/customers/delete", params=params, locale=locale
+        )
         _envelope_data(response)
 
     async def list_customer_tickets(
@@ -344,7 +369,9 @@ class SkiplinoClient:
             "page": str(page),
             "limit": str(limit),
         }
-        response = await self._request("GET", "/customers/tickets", params=params, locale=locale)
+        response = await self._request(
+            "list_customer_tickets", "GET", "/customers/tickets", params=params, locale=locale
+        )
         return _parse_page(response, _TICKET_PAGE, page=page, limit=limit)
 
     # -- Paging helpers ---------------------------------------------------------------------
@@ -389,6 +416,7 @@ class SkiplinoClient:
 
     async def _request(
         self,
+        operation: str,
         method: str,
         path: str,
         *,
@@ -409,13 +437,8 @@ class SkiplinoClient:
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                response = await self._http.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=self._timeout,
+                response = await self._send_once(
+                    operation, method, url, params=params, json_body=json_body, headers=headers
                 )
             except httpx.TimeoutException as exc:
                 if last:
@@ -447,6 +470,35 @@ class SkiplinoClient:
                 continue
             raise _make_status_error(response)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _send_once(
+        self,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        json_body: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        """Send one HTTP attempt and tell ``on_call`` how it ended and how long it took."""
+        started = _time.monotonic()
+        outcome = "cancelled"
+        try:
+            response = await self._http.request(
+                method, url, params=params, json=json_body, headers=headers, timeout=self._timeout
+            )
+            outcome = str(response.status_code)
+            return response
+        except httpx.TimeoutException:
+            outcome = "timeout"
+            raise
+        except httpx.TransportError:
+            outcome = "connection_error"
+            raise
+        finally:
+            if self.on_call is not None:
+                self.on_call(operation, outcome, _time.monotonic() - started)
 
     async def _wait_before_retry(
         self, method: str, path: str, attempt: int, reason: str, retry_after: float | None

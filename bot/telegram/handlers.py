@@ -4,7 +4,9 @@ Update -> event -> one ``ChatStore.turn`` of the chat: lock and load, ``Engine.r
 compare-and-set save, then the reply is rendered and sent (edits in place after a tap, a
 new card after typed text) while the lock is still held, so two workers never interleave
 one chat's messages; the lock is released when the turn ends. A busy chat and a store
-that cannot be reached are answered here too. Must not import the flows.
+that cannot be reached are answered here too. Each update is counted in ``bot.metrics`` by
+kind and outcome, and logged inside ``update_context`` (update id, hashed chat id).
+Must not import the flows.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -28,9 +31,12 @@ from telegram.ext import (
     filters,
 )
 
+from bot import metrics
 from bot.aio import pause, running
 from bot.i18n import Msg, Translator
+from bot.logs import update_context
 from bot.sessions.store import ChatBusy, ChatStore, StoreUnavailable
+from bot.skiplino import APIConnectionError, APIStatusError
 from bot.telegram.render import card_markup, card_text
 from conversations.engine import AnyEngine
 from conversations.events import Command, ContactShared, Event, Tap, TextInput, UserInfo
@@ -45,6 +51,9 @@ AnyApplication: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
 # A call slower than this shows "typing…" so the user knows the bot is on it.
 TYPING_AFTER_SECONDS = 0.4
 TYPING_EVERY_SECONDS = 4.5
+# A turn stopped at its deadline still gets this long to apologise, so the whole update
+# stays bounded even when Telegram or Redis is slow as well.
+APOLOGY_SECONDS = 5.0
 
 
 @dataclass
@@ -68,6 +77,44 @@ class Reply:
 
 
 Show = Callable[[Reply], Awaitable[None]]
+
+# Failures of the outside world, not of the code: one warning line each, no traceback.
+EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
+    StoreUnavailable,
+    APIConnectionError,
+    NetworkError,
+)
+
+
+def event_kind(event: Event) -> str:
+    """Return the metrics label of an event: message, command, callback or contact."""
+    if isinstance(event, Tap):
+        return "callback"
+    if isinstance(event, Command):
+        return "command"
+    if isinstance(event, ContactShared):
+        return "contact"
+    return "message"
+
+
+def failure_outcome(error: BaseException) -> str:
+    """Return the metrics outcome of an update that ended with ``error``."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(error, StoreUnavailable):
+        return "store_unavailable"
+    if isinstance(error, NetworkError):
+        return "telegram_unavailable"
+    if expected_failure(error):
+        return "skiplino_unavailable"
+    return "error"
+
+
+def expected_failure(error: BaseException | None) -> bool:
+    """Tell whether ``error`` is an outage of a service rather than a bug."""
+    if isinstance(error, APIStatusError):
+        return error.status_code >= 500 or error.status_code == 429
+    return isinstance(error, EXPECTED_FAILURES)
 
 
 def user_info(update: Update) -> UserInfo | None:
@@ -113,18 +160,24 @@ class TelegramBridge:
         translator: Translator,
         *,
         lock: LockTimes | None = None,
+        deadline: float | None = None,
     ) -> None:
-        """Wire the engine, the chat store and the translator; ``lock`` may be tuned later."""
+        """Wire the engine, store and translator; ``lock`` and ``deadline`` may be tuned later."""
         self.engine = engine
         self.store = store
         self.translator = translator
         self.lock = lock or LockTimes()
+        # Seconds one update may take before the user is told the service is not answering.
+        self.deadline = deadline
 
     def handlers(self) -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
         """Return the handlers to add to the Application."""
+        # New messages only: an edited message, a channel post or a reaction is not something
+        # the user asks of the bot now (a message edited into "/tickets" must not run it),
+        # whatever the webhook or getUpdates was subscribed to.
         return [
             CallbackQueryHandler(self.on_update),
-            MessageHandler(filters.ALL, self.on_update),
+            MessageHandler(filters.UpdateType.MESSAGE, self.on_update),
         ]
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -157,11 +210,53 @@ class TelegramBridge:
             """Show "typing…" in this chat until stopped."""
             await self.keep_typing(bot, chat.id, stop)
 
-        async with running(typing):
-            await self.handle(chat.id, user, event, show)
+        with update_context(update.update_id, chat.id):
+            async with running(typing):
+                await self.handle_in_time(chat.id, user, event, show)
+
+    async def handle_in_time(self, chat_id: int, user: UserInfo, event: Event, show: Show) -> None:
+        """Run ``handle`` within the deadline; past it, stop it and apologise instead."""
+        if self.deadline is None:
+            await self.handle(chat_id, user, event, show)
+            return
+        limit = asyncio.timeout(self.deadline)
+        try:
+            async with limit:
+                await self.handle(chat_id, user, event, show)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # a timeout inside the update, not the deadline: it propagates as before
+            # The cancelled turn released the chat's lock on its way out; nothing unsaved
+            # was shown, and a booking that did go through is found by look-before-book.
+            # The log context names the update and the hashed chat: no raw id here.
+            log.warning("an update passed its %.1f s deadline", self.deadline)
+            await self._late_apology(user, show)
+
+    async def _late_apology(self, user: UserInfo, show: Show) -> None:
+        """Tell the user the booking service is not answering, within a short bound."""
+        try:
+            async with asyncio.timeout(APOLOGY_SECONDS):
+                locale = await self.user_locale(user)
+                await show(Reply([Card((Msg("errors.unavailable"),), new_message=True)], locale))
+        except (TimeoutError, TelegramError) as exc:
+            log.warning("could not apologise for a late update: %s", type(exc).__name__)
 
     async def handle(self, chat_id: int, user: UserInfo, event: Event, show: Show) -> None:
-        """Run one update of ``chat_id`` in its turn and ``show`` the reply under the lock."""
+        """Run one update of ``chat_id`` in its turn and ``show`` the reply; count it."""
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            outcome = await self._handle(chat_id, user, event, show, started)
+        except BaseException as exc:
+            outcome = failure_outcome(exc)
+            raise
+        finally:
+            metrics.record_update(event_kind(event), outcome, time.monotonic() - started)
+
+    async def _handle(
+        self, chat_id: int, user: UserInfo, event: Event, show: Show, started: float
+    ) -> str:
+        """Run the update in its turn and show the reply under the lock; return the outcome."""
         edit_id = event.message_id if isinstance(event, Tap) else None
         entered = False
         try:
@@ -173,6 +268,7 @@ class TelegramBridge:
                 renew_seconds=self.lock.renew_seconds,
             ) as turn:
                 entered = True
+                metrics.record_lock_wait(time.monotonic() - started)
                 result = await self.engine.run(chat_id, user, turn.session, turn.profile, event)
                 # Save before sending: a crash after this point leaves the user looking at
                 # the previous card, whose buttons are then stale and re-show the saved step.
@@ -183,30 +279,39 @@ class TelegramBridge:
                 except StoreUnavailable:
                     # Nothing is shown that was not saved; a booking made in this update is
                     # found again by the look-before-book check when the user retries.
+                    metrics.record_store_error("save")
                     await self._store_apology(
                         user, show, self.engine.locale_for(turn.profile, user)
                     )
-                    return
+                    return "store_unavailable"
                 if not saved:
                     # Only possible when our lock expired mid-update and another worker
                     # moved the chat on; its state is newer, so ours is neither kept nor shown.
-                    log.warning("session of chat %s changed under us; update dropped", chat_id)
-                    return
+                    # The chat appears only as the hashed id the log context adds.
+                    log.warning("session changed under us; update dropped")
+                    return "dropped"
                 await show(Reply(result.cards, result.locale, edit_id))
+                return "ok"
         except ChatBusy:
+            metrics.record_lock_wait(time.monotonic() - started)
+            metrics.record_busy()
             # A tap needs no answer: the update holding the lock will redraw the card.
             if not isinstance(event, Tap):
                 await show(Reply([Card((Msg("errors.busy"),))], await self.user_locale(user)))
+            return "busy"
         except StoreUnavailable:
+            metrics.record_store_error("turn")
             if entered:
                 raise
             await self._store_apology(user, show)
+            return "store_unavailable"
 
     async def user_locale(self, user: UserInfo) -> str:
         """Return the user's locale outside a turn: the profile's choice if it can be read."""
         try:
             profile = await self.store.get_profile(user.id)
         except StoreUnavailable:
+            metrics.record_store_error("profile")
             profile = None
         return self.engine.locale_for(profile, user)
 
@@ -265,15 +370,30 @@ class TelegramBridge:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the error first, then apologise in the user's language."""
-        log.error("error while handling an update", exc_info=context.error)
-        if not isinstance(update, Update) or update.effective_chat is None:
+        if not isinstance(update, Update):
+            self._log_error(context.error)
             return
-        user = user_info(update)
-        locale = await self.user_locale(user) if user else self.engine.default_locale
-        with contextlib.suppress(TelegramError):
-            await context.bot.send_message(
-                update.effective_chat.id, self.translator.render(Msg("errors.generic"), locale)
+        chat = update.effective_chat
+        with update_context(update.update_id, chat.id if chat is not None else None):
+            self._log_error(context.error)
+            if chat is None:
+                return
+            user = user_info(update)
+            locale = await self.user_locale(user) if user else self.engine.default_locale
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_message(
+                    chat.id, self.translator.render(Msg("errors.generic"), locale)
+                )
+
+    @staticmethod
+    def _log_error(error: BaseException | None) -> None:
+        """Log an outage as one warning line; anything else is a bug, with its traceback."""
+        if expected_failure(error):
+            log.warning(
+                "could not handle an update: %s (%s)", type(error).__name__, error or "no detail"
             )
+        else:
+            log.error("error while handling an update", exc_info=error)
 
 
 def install(application: AnyApplication, bridge: TelegramBridge) -> None:

@@ -1,10 +1,19 @@
 """Own webhook delivery: a small ASGI app that takes Telegram's POSTs, and its uvicorn runner.
 
 ``create_webhook_app`` answers ``POST <path>`` (Telegram's updates, checked against the
-secret token header) and ``GET /healthz`` (does the store answer?), and runs the
+secret token header), ``GET /healthz`` and ``GET /readyz`` (does the store answer?) and
+``GET /metrics`` (Prometheus, from ``bot.metrics``), and runs the
 python-telegram-bot Application's life cycle in its lifespan: initialise, publish the
 menus (post_init), start, optionally ``setWebhook``; on shutdown stop and shut down.
 ``serve_webhook`` serves such an app with uvicorn until SIGTERM or SIGINT.
+
+Robustness of one POST: the body is capped before it is read whole (413 past
+``MAX_BODY_BYTES``); the update is claimed in the chat store so that a redelivery of the
+same ``update_id``, to this replica or another, is handled once (see ``receive_update``);
+handling has a hard bound (the bridge's ``UPDATE_DEADLINE_SECONDS`` plus the time to
+apologise), so Telegram gets its answer before it gives up on the delivery. On SIGTERM
+updates in flight get ``SHUTDOWN_GRACE_SECONDS`` to finish, then are cancelled (their chat
+locks and update claims are released on the way out, so Telegram's redelivery is handled).
 
 Several processes can serve the same bot behind a load balancer: nothing about a chat lives
 in a process (docs/architecture.md §2), and each update's turn holds the chat's Redis lock
@@ -21,6 +30,7 @@ import contextlib
 import hmac
 import json
 import logging
+import secrets
 import signal
 import socket
 import threading
@@ -35,7 +45,10 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
-from bot.settings import DEFAULT_WEBHOOK_PATH, Settings
+from bot import metrics
+from bot.sessions.store import ChatStore, StoreUnavailable, UpdateClaim
+from bot.settings import DEFAULT_UPDATE_DEADLINE_SECONDS, DEFAULT_WEBHOOK_PATH, Settings
+from conversations.session import Session
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -55,6 +68,18 @@ ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY)
 HEALTH_TIMEOUT_SECONDS = 2.0
 # Telegram's limit for one update is far below this; a bigger body is not Telegram's.
 MAX_BODY_BYTES = 1_000_000
+# Past the bridge's deadline an update still apologises (bounded by the bridge) and leaves
+# its turn; this backstop covers that, so the POST is answered whatever happens inside.
+DEADLINE_MARGIN_SECONDS = 8.0
+# An update's claim outlives the longest handling, so a duplicate meanwhile sees it, and is
+# short enough that the claim of a replica that died mid-update soon frees the redelivery.
+CLAIM_MARGIN_SECONDS = 5.0
+# Long enough to cover Telegram's redeliveries of one update, which stop well within this.
+DONE_KEEP_SECONDS = 3600
+# Updates in flight at SIGTERM get this long to finish before they are cancelled.
+SHUTDOWN_GRACE_SECONDS = 10
+# A cancelled update then gets this long to leave its turn before the store is closed.
+CLEANUP_SECONDS = 3.0
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -67,18 +92,35 @@ def create_webhook_app(
     ready: Callable[[], Awaitable[object]] | None = None,
     webhook_url: str | None = None,
     allowed_updates: Sequence[str] = ALLOWED_UPDATES,
+    store: ChatStore[Session] | None = None,
+    deadline: float = DEFAULT_UPDATE_DEADLINE_SECONDS,
 ) -> Starlette:
     """Build the ASGI app that feeds Telegram's webhook POSTs to ``application``.
 
     ``ready`` is awaited by ``GET /healthz`` and must raise when the replica cannot serve
     (the chat store's ``ping``). With ``webhook_url`` the app calls ``setWebhook`` once the
-    Application has started.
+    Application has started. With ``store`` each update is claimed there, so a redelivered
+    ``update_id`` is handled once across replicas. ``deadline`` is the bridge's deadline
+    of one update; the POST is answered at most ``DEADLINE_MARGIN_SECONDS`` after it.
     """
     if not secret:
         raise ValueError("the webhook secret must not be empty")
     expected = secret.encode("utf-8")
+    backstop = deadline + DEADLINE_MARGIN_SECONDS
+    claim_ms = int((backstop + CLAIM_MARGIN_SECONDS) * 1000)
+    in_flight: set[asyncio.Task[Any]] = set()
 
     async def receive_update(request: Request) -> Response:
+        """Answer one POST, tracked so that the shutdown can wait for its clean-up."""
+        task = asyncio.current_task()
+        if task is not None:
+            in_flight.add(task)
+        try:
+            return await handle_post(request)
+        finally:
+            in_flight.discard(task)
+
+    async def handle_post(request: Request) -> Response:
         """Check the secret, parse the update and process it before answering."""
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8")
         # Constant time, so the answer's timing does not reveal how much of a guess matched.
@@ -86,21 +128,56 @@ def create_webhook_app(
             client = request.client.host if request.client else "unknown"
             log.warning("refused a webhook call from %s: wrong or missing secret token", client)
             return Response(status_code=403)
-        update = await _read_update(request, application)
+        body = await _read_body(request)
+        if isinstance(body, Response):
+            return body
+        update = _parse_update(body, application)
         if update is None:
             return Response(status_code=400)
+        token = secrets.token_hex(16)
+        claim = await _claim(store, update.update_id, token, claim_ms)
+        if claim is UpdateClaim.DONE:
+            # Handled already (here or on another replica): Telegram only missed the answer.
+            log.info("update %s was already handled; acknowledging it again", update.update_id)
+            return Response(status_code=200)
+        if claim is UpdateClaim.IN_PROGRESS:
+            # Another replica is handling it right now. Not 2xx, so Telegram delivers it
+            # again later: by then it is done (and acknowledged above), or its claim was
+            # released or expired because that replica failed or died, and it is handled
+            # then. Waiting here instead would hold a connection for as long as the other
+            # replica takes. 409 rather than 5xx: this replica is healthy, and a balancer
+            # counting 5xx must not take it out of rotation.
+            log.info("update %s is being handled elsewhere; asking for a retry", update.update_id)
+            return Response(status_code=409)
         # The answer goes out only after the update was handled, so a replica that dies
         # half-way leaves Telegram without a 2xx and Telegram delivers the update again
-        # (to any replica). A redelivery is safe: a repeated tap carries the step it was
-        # made on, which the first delivery has moved past, so the engine shows it as stale
-        # instead of acting twice; and booking looks for an existing ticket before it books.
+        # (to any replica), which the claim's short expiry then lets through. A redelivery
+        # is safe: a repeated tap carries the step it was made on, which the first delivery
+        # has moved past, so the engine shows it as stale instead of acting twice; and
+        # booking looks for an existing ticket before it books.
         try:
-            await application.process_update(update)
+            async with asyncio.timeout(backstop):
+                await application.process_update(update)
+        except TimeoutError:
+            # The bridge's own deadline should have ended it with an apology; something
+            # below that (Telegram, Redis) hung too. Retrying would most likely hang again.
+            log.error("update %s was stopped after %.0f s", update.update_id, backstop)
+        except asyncio.CancelledError:
+            # Only uvicorn cancels this, when the shutdown grace ends. Free the update so
+            # Telegram's redelivery is handled, and answer what uvicorn would (a 5xx) without
+            # the traceback it logs for a request that raises: a clean stop is not an error.
+            await _release(store, update.update_id, token)
+            log.warning(
+                "update %s was stopped by the shutdown; it will be redelivered", update.update_id
+            )
+            return Response(status_code=503)
         except Exception:
+            await _release(store, update.update_id, token)
             # process_update hands handler errors to the error handler; this is a failure
             # around it. 500 makes Telegram retry, which the comment above makes safe.
             log.exception("could not process update %s", update.update_id)
             return Response(status_code=500)
+        await _finish(store, update.update_id)
         return Response(status_code=200)
 
     async def healthz(request: Request) -> Response:
@@ -129,6 +206,11 @@ def create_webhook_app(
                 log.info("webhook set to %s", webhook_url)
             yield
         finally:
+            if in_flight:
+                # Updates cancelled at the end of the shutdown grace are still leaving their
+                # turns (releasing the chat's lock and the claim): let them, before the
+                # Application's shutdown closes the store under them.
+                await asyncio.wait(set(in_flight), timeout=CLEANUP_SECONDS)
             if application.running:
                 await application.stop()
                 if application.post_stop is not None:
@@ -141,19 +223,79 @@ def create_webhook_app(
         routes=[
             Route(path, receive_update, methods=["POST"]),
             Route(HEALTH_PATH, healthz, methods=["GET"]),
+            # Readiness is the same question here: can this replica serve an update now?
+            Route(metrics.READY_PATH, healthz, methods=["GET"]),
+            Route(metrics.METRICS_PATH, metrics.metrics_endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
 
 
-async def _read_update(request: Request, application: AnyApplication) -> Update | None:
-    """Return the update in the request's JSON body; None when the body is not one."""
-    declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-        return None  # refused before reading it all
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return None
+async def _read_body(request: Request) -> bytes | Response:
+    """Return the request's body, or the refusal when it is malformed (400) or too big (413)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            return Response(status_code=400)
+        if int(declared) > MAX_BODY_BYTES:
+            return _too_big(int(declared))  # refused before reading any of it
+    # Read in chunks and stop at the cap: a chunked body declares no length, and a declared
+    # length is only a claim.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return _too_big(len(body))
+    return bytes(body)
+
+
+def _too_big(size: int) -> Response:
+    """Log and refuse a body over the cap."""
+    log.warning("refused a webhook body of %s bytes or more (limit %s)", size, MAX_BODY_BYTES)
+    # Closing the connection spares reading the rest of a body nobody will use.
+    return Response(status_code=413, headers={"Connection": "close"})
+
+
+async def _claim(
+    store: ChatStore[Session] | None, update_id: int, token: str, hold_ms: int
+) -> UpdateClaim:
+    """Claim the update in ``store``; without a store, or when it is down, just handle it."""
+    if store is None:
+        return UpdateClaim.CLAIMED
+    try:
+        return await store.claim_update(update_id, token, hold_ms=hold_ms)
+    except StoreUnavailable:
+        # The update itself will apologise that the store is down; refusing it as well
+        # would only make Telegram deliver it again into the same outage.
+        log.warning("could not claim update %s: store unavailable", update_id)
+        return UpdateClaim.CLAIMED
+
+
+async def _finish(store: ChatStore[Session] | None, update_id: int) -> None:
+    """Mark the update done in ``store``; a store outage only costs the dedupe of it."""
+    if store is None:
+        return
+    try:
+        await store.finish_update(update_id, keep_seconds=DONE_KEEP_SECONDS)
+    except StoreUnavailable:
+        log.warning("could not mark update %s done: store unavailable", update_id)
+
+
+async def _release(store: ChatStore[Session] | None, update_id: int, token: str) -> None:
+    """Drop our claim on the update, so Telegram's redelivery is handled; never raise."""
+    if store is None:
+        return
+    try:
+        # Bounded: this also runs while the server's shutdown is cancelling the update.
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+            await store.release_update(update_id, token)
+    except (StoreUnavailable, TimeoutError):
+        # The claim then expires on its own after its short hold.
+        log.warning("could not release update %s", update_id)
+
+
+def _parse_update(body: bytes, application: AnyApplication) -> Update | None:
+    """Return the update in the JSON ``body``; None when the body is not one."""
     try:
         data = json.loads(body)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
@@ -191,11 +333,16 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-def serve_webhook(app: Starlette, settings: Settings) -> None:
-    """Serve ``app`` on WEBHOOK_LISTEN:WEBHOOK_PORT until SIGTERM or SIGINT."""
+def listening_socket(settings: Settings) -> socket.socket:
+    """Bind WEBHOOK_LISTEN:WEBHOOK_PORT for uvicorn; exit with status 1 when that fails."""
     family = socket.AF_INET6 if ":" in settings.webhook_listen else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Small answers must not wait for Nagle's algorithm (up to ~40 ms each with delayed
+    # ACKs). asyncio turns it off on accepted connections only when the listening socket
+    # names its protocol as TCP, which the sockets uvicorn binds itself do and a plain
+    # socket() does not; the option set here is also inherited by accepted connections.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((settings.webhook_listen, settings.webhook_port))
     except OSError as exc:
@@ -207,7 +354,11 @@ def serve_webhook(app: Starlette, settings: Settings) -> None:
             exc.strerror,
         )
         raise SystemExit(1) from None
-    host, port = sock.getsockname()[:2]
+    return sock
+
+
+def webhook_server(app: Starlette) -> uvicorn.Server:
+    """Return the uvicorn server for ``app``: quiet, stopping cleanly on SIGTERM or SIGINT."""
     config = uvicorn.Config(
         app,
         log_config=None,  # keep the process's logging, with its secret redaction
@@ -215,10 +366,18 @@ def serve_webhook(app: Starlette, settings: Settings) -> None:
         lifespan="on",
         http="h11",
         ws="none",
-        # Updates in flight finish before the Application stops; Telegram redelivers the rest.
-        timeout_graceful_shutdown=10,
+        # Updates in flight finish before the Application stops; past the grace they are
+        # cancelled (freeing their claims) and Telegram redelivers them.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
-    server = _Server(config)
+    return _Server(config)
+
+
+def serve_webhook(app: Starlette, settings: Settings) -> None:
+    """Serve ``app`` on WEBHOOK_LISTEN:WEBHOOK_PORT until SIGTERM or SIGINT."""
+    sock = listening_socket(settings)
+    host, port = sock.getsockname()[:2]
+    server = webhook_server(app)
     log.info("webhook server listening on http://%s:%s%s", host, port, settings.webhook_path)
     asyncio.run(server.serve(sockets=[sock]))
     if not server.started:

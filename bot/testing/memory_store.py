@@ -17,8 +17,12 @@ from dataclasses import dataclass
 
 from bot.sessions.models import Profile, SessionT
 from bot.sessions.store import (
+    PROFILE_TTL_SECONDS,
+    UPDATE_DONE,
     ChatStore,
     Loaded,
+    UpdateClaim,
+    check_claim_token,
     check_ttl,
     parse_profile,
     parse_session,
@@ -74,11 +78,19 @@ class MemoryKeyValue:
 class MemoryChatStore(ChatStore[SessionT]):
     """Chat store in this process's memory, for the console demo."""
 
-    def __init__(self, *, session_model: type[SessionT], session_ttl_seconds: int = 86400) -> None:
+    def __init__(
+        self,
+        *,
+        session_model: type[SessionT],
+        session_ttl_seconds: int = 86400,
+        profile_ttl_seconds: int = PROFILE_TTL_SECONDS,
+    ) -> None:
         """Start with no sessions, profiles or locks; sessions are ``session_model`` documents."""
         check_ttl(session_ttl_seconds)
+        check_ttl(profile_ttl_seconds)
         self._session_model = session_model
         self._session_ttl_ms = session_ttl_seconds * 1000
+        self._profile_ttl_ms = profile_ttl_seconds * 1000
         # Public for tests that need to plant a corrupt document or read a TTL.
         self.kv = MemoryKeyValue()
 
@@ -128,9 +140,12 @@ class MemoryChatStore(ChatStore[SessionT]):
         if session is None and raw_session is not None:
             # Like the Redis store: forget the unreadable document so a fresh session saves.
             self.kv.delete(key)
-        return Loaded(
-            session=session, profile=parse_profile(self.kv.get(self._profile_key(user_id)), user_id)
-        )
+        profile_key = self._profile_key(user_id)
+        raw_profile = self.kv.get(profile_key)
+        if raw_profile is not None:
+            # Like the Redis store: any update restarts the profile's inactivity clock.
+            self.kv.set(profile_key, raw_profile, ttl_ms=self._profile_ttl_ms)
+        return Loaded(session=session, profile=parse_profile(raw_profile, user_id))
 
     async def commit(
         self,
@@ -150,7 +165,11 @@ class MemoryChatStore(ChatStore[SessionT]):
             self.kv.set(key, document, ttl_ms=self._session_ttl_ms)
             if profile is not None:
                 user_id, user_profile = profile
-                self.kv.set(self._profile_key(user_id), user_profile.model_dump_json())
+                self.kv.set(
+                    self._profile_key(user_id),
+                    user_profile.model_dump_json(),
+                    ttl_ms=self._profile_ttl_ms,
+                )
             session.version = new_version
         if release:
             await self.release(chat_id, token)
@@ -167,8 +186,14 @@ class MemoryChatStore(ChatStore[SessionT]):
         return parse_profile(self.kv.get(self._profile_key(user_id)), user_id)
 
     async def put_profile(self, user_id: int, profile: Profile) -> None:
-        """Store the user's profile without expiry."""
-        self.kv.set(self._profile_key(user_id), profile.model_dump_json())
+        """Store the user's profile; it expires after the profile TTL without use."""
+        self.kv.set(
+            self._profile_key(user_id), profile.model_dump_json(), ttl_ms=self._profile_ttl_ms
+        )
+
+    async def forget_profile(self, user_id: int) -> None:
+        """Delete the user's profile (locale, linked customer, name, phone)."""
+        self.kv.delete(self._profile_key(user_id))
 
     async def cache_get(self, key: str) -> str | None:
         """Return the cached value of ``key``, or None when absent or expired."""
@@ -182,6 +207,29 @@ class MemoryChatStore(ChatStore[SessionT]):
         """Cache ``value`` under ``key`` for ``ttl_seconds`` (at least 1)."""
         check_ttl(ttl_seconds)
         self.kv.set(f"cache:{key}", value, ttl_ms=ttl_seconds * 1000)
+
+    async def claim_update(self, update_id: int, token: str, *, hold_ms: int) -> UpdateClaim:
+        """Claim ``update_id`` for ``hold_ms`` under ``token`` unless it is claimed or done."""
+        check_claim_token(token)
+        key = f"update:{update_id}"
+        held = self.kv.get(key)
+        if held is None:
+            self.kv.set(key, token, ttl_ms=hold_ms)
+            return UpdateClaim.CLAIMED
+        if held == token:
+            return UpdateClaim.CLAIMED
+        return UpdateClaim.DONE if held == UPDATE_DONE else UpdateClaim.IN_PROGRESS
+
+    async def finish_update(self, update_id: int, *, keep_seconds: int) -> None:
+        """Mark ``update_id`` done for ``keep_seconds``, whoever holds its claim."""
+        check_ttl(keep_seconds)
+        self.kv.set(f"update:{update_id}", UPDATE_DONE, ttl_ms=keep_seconds * 1000)
+
+    async def release_update(self, update_id: int, token: str) -> None:
+        """Drop the claim on ``update_id`` if ``token`` still holds it, so it can be redone."""
+        key = f"update:{update_id}"
+        if self.kv.get(key) == token:
+            self.kv.delete(key)
 
     async def ping(self) -> None:
         """Do nothing: memory always answers."""

@@ -22,6 +22,7 @@ from bot.sessions import (
     RedisChatStore,
     StoredSession,
     StoreUnavailable,
+    UpdateClaim,
 )
 from bot.testing.memory_store import MemoryChatStore
 from tests.conftest import REDIS_URL
@@ -286,16 +287,43 @@ async def test_commit_after_lock_expiry_leaves_the_new_holders_lock(backend: Bac
         await store.acquire(CHAT, wait=0)
 
 
-async def test_session_has_a_ttl_and_the_profile_has_none(backend: Backend) -> None:
+async def test_session_and_profile_have_their_own_ttls(backend: Backend) -> None:
     store = backend.store
     token = await store.acquire(CHAT)
     await store.commit(CHAT, token, a_session(), profile=(USER, Profile(locale="en")))
 
     session_pttl = await backend.pttl("session", CHAT)
     assert 86_000_000 < session_pttl <= 86_400_000
-    assert await backend.pttl("profile", USER) == -1
+    year_ms = 365 * 24 * 3600 * 1000
+    assert year_ms - 60_000 < await backend.pttl("profile", USER) <= year_ms
     await store.put_profile(USER, Profile(locale="ar"))
-    assert await backend.pttl("profile", USER) == -1
+    assert year_ms - 60_000 < await backend.pttl("profile", USER) <= year_ms
+
+
+async def test_every_load_restarts_the_profile_inactivity_clock(backend: Backend) -> None:
+    await backend.plant("profile", USER, Profile(locale="ar").model_dump_json())
+    assert await backend.pttl("profile", USER) == -1  # planted raw, without a TTL
+
+    loaded = await backend.store.load(CHAT, USER)
+
+    assert loaded.profile == Profile(locale="ar")
+    year_ms = 365 * 24 * 3600 * 1000
+    assert year_ms - 60_000 < await backend.pttl("profile", USER) <= year_ms
+
+
+async def test_a_load_without_a_profile_creates_none(backend: Backend) -> None:
+    await backend.store.load(CHAT, USER)
+
+    assert await backend.pttl("profile", USER) == -2
+
+
+async def test_a_forgotten_profile_is_gone(backend: Backend) -> None:
+    await backend.store.put_profile(USER, Profile(locale="ar", mobile="+97333000000"))
+
+    await backend.store.forget_profile(USER)
+
+    assert await backend.store.get_profile(USER) is None
+    assert (await backend.store.load(CHAT, USER)).profile is None
 
 
 async def test_session_and_cache_expire_but_the_profile_stays(backend: Backend) -> None:
@@ -750,3 +778,89 @@ async def test_one_turn_costs_four_redis_round_trips(
 
     assert (entered, saved, len(sent)) == (2, 3, 4)  # acquire + load, save, release
     await pool.aclose()
+
+
+async def test_an_update_is_claimed_once_and_then_known_as_in_progress(backend: Backend) -> None:
+    store = backend.store
+
+    first = await store.claim_update(7, "token-a", hold_ms=5_000)
+    again = await store.claim_update(7, "token-a", hold_ms=5_000)
+    other = await store.claim_update(7, "token-b", hold_ms=5_000)
+    elsewhere = await store.claim_update(8, "token-b", hold_ms=5_000)
+
+    assert first is UpdateClaim.CLAIMED
+    # A retried call (its first reply lost) finds its own token: still ours.
+    assert again is UpdateClaim.CLAIMED
+    assert other is UpdateClaim.IN_PROGRESS
+    assert elsewhere is UpdateClaim.CLAIMED
+
+
+async def test_a_finished_update_is_known_as_done_by_everyone(backend: Backend) -> None:
+    store = backend.store
+    await store.claim_update(7, "token-a", hold_ms=5_000)
+
+    await store.finish_update(7, keep_seconds=60)
+
+    assert await store.claim_update(7, "token-b", hold_ms=5_000) is UpdateClaim.DONE
+    assert await store.claim_update(7, "token-a", hold_ms=5_000) is UpdateClaim.DONE
+    # A late release by the first claimant must not turn "done" back into "to do".
+    await store.release_update(7, "token-a")
+    assert await store.claim_update(7, "token-c", hold_ms=5_000) is UpdateClaim.DONE
+
+
+async def test_a_released_claim_lets_the_redelivery_be_handled(backend: Backend) -> None:
+    store = backend.store
+    await store.claim_update(7, "token-a", hold_ms=5_000)
+
+    await store.release_update(7, "token-b")  # not the holder: nothing happens
+    held = await store.claim_update(7, "token-c", hold_ms=5_000)
+    await store.release_update(7, "token-a")
+    freed = await store.claim_update(7, "token-c", hold_ms=5_000)
+
+    assert held is UpdateClaim.IN_PROGRESS
+    assert freed is UpdateClaim.CLAIMED
+
+
+async def test_the_claim_of_a_crashed_replica_expires_so_the_redelivery_is_handled(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    await store.claim_update(7, "dead-replica", hold_ms=150)
+    assert await store.claim_update(7, "live-replica", hold_ms=5_000) is UpdateClaim.IN_PROGRESS
+
+    await asyncio.sleep(0.3)
+
+    assert await store.claim_update(7, "live-replica", hold_ms=5_000) is UpdateClaim.CLAIMED
+
+
+async def test_done_is_kept_only_for_its_time(backend: Backend) -> None:
+    store = backend.store
+    await store.finish_update(7, keep_seconds=1)
+
+    await asyncio.sleep(1.2)
+
+    assert await store.claim_update(7, "token-a", hold_ms=5_000) is UpdateClaim.CLAIMED
+
+
+@pytest.mark.parametrize("token", ["", "done"])
+async def test_a_claim_token_that_could_read_as_done_is_refused(
+    backend: Backend, token: str
+) -> None:
+    with pytest.raises(ValueError, match="claim token"):
+        await backend.store.claim_update(7, token, hold_ms=5_000)
+
+
+async def test_update_claims_live_under_the_prefix_with_a_short_then_a_long_ttl(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    store = RedisChatStore(redis_client, prefix=redis_prefix, session_model=Session)
+    key = f"{redis_prefix}:update:7"
+
+    await store.claim_update(7, "token-a", hold_ms=5_000)
+    claimed_ttl = await redis_client.pttl(key)
+    await store.finish_update(7, keep_seconds=3600)
+    done_ttl = await redis_client.pttl(key)
+
+    assert 0 < claimed_ttl <= 5_000
+    assert 3_500_000 < done_ttl <= 3_600_000
+    assert await redis_client.get(key) == b"done"
