@@ -25,6 +25,7 @@ from bot.skiplino import (
     TicketStatus,
     UnprocessableEntityError,
 )
+from conversations import audit
 from conversations.callback import CallbackData
 from conversations.context import Ctx
 from conversations.customers import linked_customer
@@ -332,6 +333,7 @@ async def cancel(ctx: Ctx, ticket_id: str | None) -> Shown:
     try:
         cancelled = await ctx.api.cancel_ticket(ticket.id, locale=ctx.locale)
     except ConflictError:
+        audit.record("cancellation", "refused", ticket_id=ticket.id, service_id=ticket.service.id)
         # Served, cancelled or called meanwhile: say so and show what the ticket is now.
         current = await fetch_owned(ctx, ticket.id)
         if current is None:
@@ -340,6 +342,7 @@ async def cancel(ctx: Ctx, ticket_id: str | None) -> Shown:
         return back_to_card(ctx, current)
     except (NotFoundError, UnprocessableEntityError):
         return show_not_found(ctx)
+    audit.cancelled(cancelled)
     ctx.notice(Msg("tickets.cancelled_done", {"number": Ltr(cancelled.ticket_number)}))
     return back_to_card(ctx, cancelled)
 

@@ -29,6 +29,7 @@ from bot.skiplino import (
     TicketType,
     UnprocessableEntityError,
 )
+from conversations import audit
 from conversations.callback import CallbackData
 from conversations.context import Ctx
 from conversations.customers import customer_tickets
@@ -621,6 +622,7 @@ async def book(ctx: Ctx) -> Outcome:
     draft = _booking(ctx)
     customer_id, existing = await find_booked(ctx, draft)
     if existing is not None:
+        audit.booked(existing, "already_booked")
         return _booked(ctx, existing)
     appointment = draft.mode == "appointment"
     try:
@@ -632,12 +634,14 @@ async def book(ctx: Ctx) -> Outcome:
             locale=ctx.locale,
         )
     except BadRequestError as exc:
+        audit.record("booking", "refused", ticket_id="", service_id=draft.service_id or "")
         return ctx.show(
             Msg("booking.refused", {"reason": _error_text(exc.error) or exc.message}),
             buttons=[ctx.nav_row()],
         )
     except UnprocessableEntityError as exc:
         if appointment and exc.has_error("time"):
+            audit.record("booking", "slot_taken", ticket_id="", service_id=draft.service_id or "")
             # Taken meanwhile: back to the day's fresh slot list.
             ctx.go_back()
             ctx.notice(Msg("booking.slot_taken"))
@@ -652,6 +656,8 @@ async def book(ctx: Ctx) -> Outcome:
         except (APIConnectionError, InternalServerError, RateLimitError):
             booked, checked = None, False
         if booked is None:
+            outcome = "not_made" if checked else "unknown"
+            audit.record("booking", outcome, ticket_id="", service_id=draft.service_id or "")
             # Only a completed check may say "no ticket was made"; Try again looks first.
             return ctx.show(
                 Msg("booking.not_confirmed" if checked else "booking.outcome_unknown"),
@@ -661,6 +667,7 @@ async def book(ctx: Ctx) -> Outcome:
                 ],
             )
         ticket = booked
+    audit.booked(ticket, "booked")
     return _booked(ctx, ticket)
 
 

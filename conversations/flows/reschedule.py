@@ -22,6 +22,7 @@ from bot.skiplino import (
     Ticket,
     UnprocessableEntityError,
 )
+from conversations import audit
 from conversations.callback import CallbackData
 from conversations.context import Ctx
 from conversations.flow import Action, Flow, Outcome, Shown, State
@@ -170,6 +171,7 @@ async def move(ctx: Ctx, ticket_id: str | None) -> Shown:
         return show_not_found(ctx)
     if ticket.time == new_time:
         # An earlier attempt whose answer was lost went through already.
+        audit.moved(ticket, "already_moved")
         return _moved(ctx, ticket)
     try:
         moved = await ctx.api.change_ticket_time(
@@ -202,7 +204,9 @@ async def move(ctx: Ctx, ticket_id: str | None) -> Shown:
         except (APIConnectionError, InternalServerError):
             current = None
         if current is not None and current.time == new_time:
+            audit.moved(current)
             return _moved(ctx, current)
+        audit.record("move", "unknown", ticket_id=ticket.id, service_id=ticket.service.id)
         return ctx.show(
             Msg("reschedule.not_confirmed"),
             buttons=[
@@ -210,6 +214,7 @@ async def move(ctx: Ctx, ticket_id: str | None) -> Shown:
                 ctx.nav_row(),
             ],
         )
+    audit.moved(moved)
     return _moved(ctx, moved)
 
 
@@ -232,7 +237,9 @@ async def _refused(ctx: Ctx, ticket_id: str, new_time: datetime, reason: Msg) ->
         return show_not_found(ctx)
     if current.time == new_time:
         # Refused in words but done in fact (a 404 after the change): the ticket tells the truth.
+        audit.moved(current)
         return _moved(ctx, current)
+    audit.record("move", "refused", ticket_id=current.id, service_id=current.service.id)
     ctx.notice(reason)
     if current.time is not None:
         ctx.notice(Msg("reschedule.kept", when_params(ctx, current.time)))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.logs import chat_hash, configure_handler
-from tests.conversations.booking_steps import to_walk_in_confirm, user
+from tests.conversations.booking_steps import tickets_of, to_walk_in_confirm, user
 from tests.fakes.harness import Harness
 
 FIRST_NAME = "Layla"
@@ -110,3 +110,21 @@ async def test_a_whole_english_booking_logs_no_name_and_no_phone(
     for text in texts:
         for personal in (FIRST_NAME, LAST_NAME, *PHONE_FORMS):
             assert personal not in text, text
+
+
+async def test_a_booking_leaves_one_audit_line_with_the_ticket_and_no_personal_data(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="skiplino_bot.audit")
+    chat = user(harness, user_id=515151, first_name=FIRST_NAME)
+    await to_walk_in_confirm(chat)
+
+    await chat.tap("Confirm")
+
+    [ticket] = tickets_of(harness.sandbox, 515151)
+    [line] = [r for r in caplog.records if r.name == "skiplino_bot.audit"]
+    assert line.getMessage() == (
+        f"audit booking ticket={ticket.id} service={harness.sandbox.sample.walk_in_service} "
+        "outcome=booked"
+    )
+    assert FIRST_NAME not in line.getMessage()

@@ -7,6 +7,7 @@ customer the bot links the user to (externalId ``tg-<user id>``).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -522,3 +523,38 @@ async def test_forged_cancel_and_move_buttons_naming_another_ticket_change_nothi
     assert writes_to(harness, mine.id) == []
     assert harness.sandbox.ticket(theirs.id).status == "upcoming"
     assert harness.sandbox.ticket(mine.id).status == "upcoming"
+
+
+# --- audit trail ----------------------------------------------------------------------------
+
+
+def audit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Return the audit lines logged so far."""
+    return [r.getMessage() for r in caplog.records if r.name == "skiplino_bot.audit"]
+
+
+async def test_a_cancellation_and_a_move_each_leave_one_audit_line(
+    harness: Harness, api: SkiplinoClient, customer_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="skiplino_bot.audit")
+    sample = harness.sandbox.sample
+    ticket = await appointment(harness, api, customer_id)
+    chat = harness.user(USER_ID)
+    await chat.send(f"/ticket {ticket.ticket_number}")
+    await chat.tap("Change time")
+    await chat.tap(day_button(IN_TWO_DAYS))
+    await chat.tap(first_time(chat))
+    await chat.tap("Move it")
+
+    assert audit_lines(caplog) == [
+        f"audit move ticket={ticket.id} service={sample.appointment_service} outcome=moved"
+    ]
+
+    await chat.tap("Cancel ticket")
+    await chat.tap("Yes, cancel it")
+
+    assert audit_lines(caplog)[1:] == [
+        f"audit cancellation ticket={ticket.id} service={sample.appointment_service} "
+        "outcome=cancelled"
+    ]
+    assert harness.sandbox.ticket(ticket.id).status == "cancelled"
