@@ -39,13 +39,16 @@ from bot.telegram.handlers import AnyApplication, LockTimes, TelegramBridge, ins
 from conversations.engine import Engine, utcnow
 from conversations.flows.booking import BOOKING
 from conversations.flows.menu import MENU
+from conversations.flows.privacy import PRIVACY
 from conversations.flows.reschedule import RESCHEDULE
 from conversations.flows.tickets import TICKETS
 from conversations.session import Session
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "book", "tickets", "language", "help")
+COMMANDS = ("start", "book", "tickets", "language", "forget", "help")
+# Every flow the bot runs, in the order the engine is given them.
+FLOWS = (MENU, BOOKING, TICKETS, RESCHEDULE, PRIVACY)
 # PTB's own defaults for the two request classes it would build without us.
 REQUEST_POOL_SIZE = 256
 UPDATES_POOL_SIZE = 1
@@ -81,7 +84,7 @@ def build_engine(
             profile_ttl_seconds=settings.profile_ttl_days * 24 * 3600,
         )
     return Engine(
-        flows=[MENU, BOOKING, TICKETS, RESCHEDULE],
+        flows=FLOWS,
         api=api,
         store=store,
         timezone=settings.timezone,

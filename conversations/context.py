@@ -41,6 +41,8 @@ class Ctx:
     session: Session
     profile: Profile
     profile_dirty: bool = False
+    # Set by /forget: the adapter deletes the stored profile once the session is saved.
+    forget_profile: bool = False
     cards: list[Card] = field(default_factory=list)
     # Lines for the top of the next card (a hint after bad input, the result of the last
     # action). Callback queries are answered at once, before any slow call, so a notice
@@ -107,6 +109,13 @@ class Ctx:
         for key, value in changes.items():
             setattr(self.profile, key, value)
         self.profile_dirty = True
+
+    def forget_user(self) -> None:
+        """Drop everything kept about this user: the profile, and the conversation so far."""
+        self.profile = Profile()
+        self.profile_dirty = False
+        self.forget_profile = True
+        self.reset()
 
     # --- replying --------------------------------------------------------------------------
 

@@ -65,6 +65,8 @@ class Result:
     session: Session  # the new session to save
     profile: Profile  # the (possibly changed) profile
     profile_changed: bool
+    # The user asked to be forgotten: delete the stored profile after the session is saved.
+    forget_profile: bool = False
 
 
 def _claim(table: dict[str, str], kind: str, name: str, flow: str) -> None:
@@ -185,6 +187,7 @@ class Engine(Generic[ApiT, CacheT]):
             session=ctx.session,
             profile=ctx.profile,
             profile_changed=ctx.profile_dirty,
+            forget_profile=ctx.forget_profile,
         )
 
     def state(self, name: str) -> State:

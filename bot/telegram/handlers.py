@@ -276,6 +276,10 @@ class TelegramBridge:
                     saved = await turn.save(
                         result.session, result.profile if result.profile_changed else None
                     )
+                    if saved and result.forget_profile:
+                        # After the save: the fresh session must not point at a profile
+                        # that a failed delete left behind, and /forget can be repeated.
+                        await self.store.forget_profile(user.id)
                 except StoreUnavailable:
                     # Nothing is shown that was not saved; a booking made in this update is
                     # found again by the look-before-book check when the user retries.

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import redis.asyncio as aioredis
 
+from bot.app import FLOWS
 from bot.i18n import default_translator
 from bot.sessions.models import Profile
 from bot.sessions.redis_store import RedisChatStore
@@ -16,10 +17,6 @@ from bot.telegram.handlers import LockTimes, Reply, TelegramBridge
 from bot.testing.memory_store import MemoryChatStore
 from conversations.engine import Engine
 from conversations.events import Command, Tap, TextInput, UserInfo
-from conversations.flows.booking import BOOKING
-from conversations.flows.menu import MENU
-from conversations.flows.reschedule import RESCHEDULE
-from conversations.flows.tickets import TICKETS
 from conversations.session import Session
 from tests.fakes.harness import START
 
@@ -37,7 +34,7 @@ async def test_busy_chat_says_so_in_the_profiles_language_and_changes_nothing(
         base_url="http://api/external/v1", api_key="sk_x", transport=httpx.MockTransport(_no_api)
     )
     engine = Engine(
-        flows=[MENU, BOOKING, TICKETS, RESCHEDULE],
+        flows=FLOWS,
         api=api,
         store=store,
         timezone=ZoneInfo("Asia/Bahrain"),
@@ -74,7 +71,7 @@ async def test_a_button_of_an_expired_session_does_not_act_in_the_next_one() -> 
     )
     now = [START]
     engine = Engine(
-        flows=[MENU, BOOKING, TICKETS, RESCHEDULE],
+        flows=FLOWS,
         api=api,
         store=store,
         timezone=ZoneInfo("Asia/Bahrain"),

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from telegram import Bot, Update
 
 from bot.aio import running
+from bot.app import FLOWS
 from bot.i18n import Msg, Translator
 from bot.skiplino import SkiplinoClient
 from bot.telegram import handlers
@@ -23,10 +24,6 @@ from bot.testing.fake_api import FakeBotAPI
 from bot.testing.memory_store import MemoryChatStore
 from conversations.engine import Engine
 from conversations.events import Command, Tap, UserInfo
-from conversations.flows.booking import BOOKING
-from conversations.flows.menu import MENU
-from conversations.flows.reschedule import RESCHEDULE
-from conversations.flows.tickets import TICKETS
 from conversations.replies import Button
 from conversations.session import Session
 from tests.conversations.booking_steps import customer_of, to_walk_in_confirm, user
@@ -142,7 +139,7 @@ async def test_branches_are_paged_past_eight_with_next_and_previous() -> None:
     )
     store = MemoryChatStore(session_model=Session)
     engine = Engine(
-        flows=[MENU, BOOKING, TICKETS, RESCHEDULE],
+        flows=FLOWS,
         api=api,
         store=store,
         timezone=BAHRAIN,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.app import FLOWS
 from bot.sessions.store import parse_session
 from bot.skiplino import SkiplinoClient
 from bot.testing.memory_store import MemoryChatStore
@@ -20,8 +21,6 @@ from conversations.engine import Engine
 from conversations.flow import SHOWN, Action, Flow, Outcome, Shown, State
 from conversations.flows.booking import BOOKING
 from conversations.flows.menu import MENU
-from conversations.flows.reschedule import RESCHEDULE
-from conversations.flows.tickets import TICKETS
 from conversations.session import BookingDraft, Frame, Session
 
 
@@ -66,7 +65,7 @@ def extra_flow(
 def build(*flows: Flow) -> Engine[SkiplinoClient, MemoryChatStore[Session]]:
     """Build an engine of the product's flows plus ``flows`` (no request is ever made)."""
     return Engine(
-        flows=[MENU, BOOKING, TICKETS, RESCHEDULE, *flows],
+        flows=[*FLOWS, *flows],
         api=SkiplinoClient(base_url="http://api.invalid/external/v1", api_key="sk_x"),
         store=MemoryChatStore(session_model=Session),
         timezone=ZoneInfo("Asia/Bahrain"),
