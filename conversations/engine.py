@@ -204,7 +204,13 @@ class Engine(Generic[ApiT, CacheT]):
             if await self._transition(ctx, event) is None:
                 await self.state(ctx.state).render(ctx)
         except (APIConnectionError, APIStatusError) as exc:
-            if isinstance(exc, APIStatusError) and exc.status_code < 500 and exc.status_code != 429:
+            if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
+                # The key was refused: an operator's mistake, not a bug, so no traceback.
+                log.warning("Skiplino refused SKIPLINO_API_KEY (%s)", exc.status_code)
+                self._show_error(ctx, "errors.unavailable")
+            elif (
+                isinstance(exc, APIStatusError) and exc.status_code < 500 and exc.status_code != 429
+            ):
                 log.exception("Skiplino refused a request in state %s", ctx.state)
                 self._show_error(ctx, "errors.generic")
             else:

@@ -128,3 +128,20 @@ async def test_a_booking_leaves_one_audit_line_with_the_ticket_and_no_personal_d
         "outcome=booked"
     )
     assert FIRST_NAME not in line.getMessage()
+
+
+async def test_a_refused_api_key_is_one_warning_without_a_traceback(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    chat = user(harness, user_id=626262)
+    await chat.send("/start")
+    harness.sandbox.faults.force("GET", "/branches", 401)
+
+    reply = await chat.tap("Book a ticket")
+
+    assert "not answering" in reply.text
+    engine_lines = [r for r in caplog.records if r.name == "conversations.engine"]
+    assert [r.getMessage() for r in engine_lines] == ["Skiplino refused SKIPLINO_API_KEY (401)"]
+    assert engine_lines[0].levelno == logging.WARNING
+    assert engine_lines[0].exc_info is None
