@@ -225,6 +225,7 @@ async def test_the_command_menu_is_published_in_english_and_in_arabic(harness: H
         ("book", "Book a ticket"),
         ("tickets", "My tickets"),
         ("language", "Change language"),
+        ("forget", "Forget me"),
         ("help", "Help"),
     ]
     assert harness.telegram.commands() == english
@@ -234,6 +235,7 @@ async def test_the_command_menu_is_published_in_english_and_in_arabic(harness: H
         ("book", "حجز تذكرة"),
         ("tickets", "تذاكري"),
         ("language", "تغيير اللغة"),
+        ("forget", "احذف بياناتي"),
         ("help", "المساعدة"),
     ]
 

@@ -32,7 +32,7 @@ async def test_the_command_books_a_walk_in_and_an_appointment_and_keeps_secrets_
     assert "What would you like to do?" in menu.text
 
     # A refused API call is logged with its traceback: the secrets must stay out of it too.
-    await sandbox.set_faults({"force": ["GET:/branches=401"]})
+    await sandbox.set_faults({"force": ["GET:/branches=400"]})
     refused = await chat.tap("Book a ticket")
     assert "Try again" in str(refused.buttons)
     await sandbox.clear_faults()
