@@ -36,6 +36,7 @@ from bot.sessions.store import ChatStore
 from bot.settings import Settings
 from bot.skiplino import SkiplinoClient
 from bot.telegram.handlers import AnyApplication, LockTimes, TelegramBridge, install
+from bot.telegram.webhook import stop_application
 from conversations.engine import Engine, utcnow
 from conversations.flows.booking import BOOKING
 from conversations.flows.menu import MENU
@@ -380,13 +381,7 @@ async def _poll_updates(application: AnyApplication, outage: TelegramOutage) -> 
     finally:
         if updater.running:
             await updater.stop()
-        if application.running:
-            await application.stop()
-            if application.post_stop is not None:
-                await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        await stop_application(application)
 
 
 def _setup_logging(settings: Settings) -> None:

@@ -56,6 +56,7 @@ __all__ = [
     "SECRET_HEADER",
     "create_webhook_app",
     "serve_webhook",
+    "stop_application",
 ]
 
 log = logging.getLogger(__name__)
@@ -211,13 +212,7 @@ def create_webhook_app(
                 # turns (releasing the chat's lock and the claim): let them, before the
                 # Application's shutdown closes the store under them.
                 await asyncio.wait(set(in_flight), timeout=CLEANUP_SECONDS)
-            if application.running:
-                await application.stop()
-                if application.post_stop is not None:
-                    await application.post_stop(application)
-            await application.shutdown()
-            if application.post_shutdown is not None:
-                await application.post_shutdown(application)
+            await stop_application(application)
 
     return Starlette(
         routes=[
@@ -383,3 +378,14 @@ def serve_webhook(app: Starlette, settings: Settings) -> None:
     if not server.started:
         # The lifespan failed (Telegram or Redis unreachable at start): not a clean exit.
         raise SystemExit(1)
+
+
+async def stop_application(application: AnyApplication) -> None:
+    """Stop a started Application and shut it down, running its post hooks as PTB's runners do."""
+    if application.running:
+        await application.stop()
+        if application.post_stop is not None:
+            await application.post_stop(application)
+    await application.shutdown()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
