@@ -215,6 +215,8 @@ class Sandbox:
         self.faults = Faults(seed=seed)
         self._restore_faults()
         self.requests: list[RecordedRequest] = []
+        # Late writes still running (see ``Faults.late``); kept so they are not collected.
+        self._late_writes: set[asyncio.Future[Reply]] = set()
         self._world, self._sample = self._build()
         self._api_routes = [
             Route(op.path, self._endpoint(op), methods=[op.method]) for op in OPERATIONS
@@ -374,11 +376,40 @@ class Sandbox:
         reply = await self._faulted(request, record, locale)
         if reply is _CLIENT_GONE:
             return Response(status_code=_CLIENT_GONE.status)  # never delivered; status stays None
-        if reply is None:
+        late = self.faults.late_seconds(record.method, record.api_path)
+        if reply is None and late is not None:
+            # Shielded: the write lands after the delay even when the client stopped waiting,
+            # which is what a slow Skiplino does to a client that timed out.
+            task = asyncio.ensure_future(
+                self._handle_late(
+                    late, record, request, operation, (missing, locale), parsed, well_formed
+                )
+            )
+            self._late_writes.add(task)
+            task.add_done_callback(self._late_writes.discard)
+            reply = await asyncio.shield(task)
+        elif reply is None:
             # From here on nothing awaits: check-then-write is atomic on the event loop.
             reply = self._handle(request, operation, missing, locale, parsed, well_formed)
         record.status = reply.status
         return JSONResponse(reply.body, status_code=reply.status)
+
+    async def _handle_late(
+        self,
+        seconds: float,
+        record: RecordedRequest,
+        request: Request,
+        operation: Operation | None,
+        missing_and_locale: tuple[int, str],
+        body: Any,
+        well_formed: bool,
+    ) -> Reply:
+        """Wait ``seconds``, then run the operation; record its status whoever still listens."""
+        await asyncio.sleep(seconds)
+        missing, locale = missing_and_locale
+        reply = self._handle(request, operation, missing, locale, body, well_formed)
+        record.status = reply.status
+        return reply
 
     async def _faulted(
         self, request: Request, record: RecordedRequest, locale: str

@@ -1,4 +1,5 @@
-"""Own the sandbox's fault switches: added latency, a random error rate, forced statuses, hangs.
+"""Own the sandbox's fault switches: added latency, a random error rate, forced statuses, hangs,
+and late writes (a route handled only after a delay, even when the client gave up meanwhile).
 
 Route patterns are ``METHOD:PATH`` with the path relative to ``/external/v1`` (the prefix is
 also accepted); a segment written ``*`` or ``{name}`` matches any one segment, and the method
@@ -88,6 +89,9 @@ class Faults:
     hang: set[Route] = field(default_factory=set)
     # How long a hanging route sleeps at most; it also stops when the client goes away.
     hang_seconds: float = 3600.0
+    # Routes handled only after this many seconds, and handled even if the client went away:
+    # a write that lands after the client's timeout (unlike ``hang``, which never writes).
+    late: dict[Route, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Start the error-rate dice from the seed."""
@@ -124,12 +128,23 @@ class Faults:
         """Stop a route from hanging."""
         self.hang.discard(normalize_route(method, path))
 
+    def add_late(self, method: str, path: str, seconds: float) -> None:
+        """Handle every call matching ``method`` + ``path`` after ``seconds``, client or not."""
+        if seconds < 0:
+            raise FaultSpecError("a late route's delay must be >= 0 seconds")
+        self.late[normalize_route(method, path)] = float(seconds)
+
+    def remove_late(self, method: str, path: str) -> None:
+        """Stop delaying a route's handling."""
+        self.late.pop(normalize_route(method, path), None)
+
     def clear(self) -> None:
         """Switch every fault off."""
         self.latency_ms = 0.0
         self.error_rate = 0.0
         self.forced.clear()
         self.hang.clear()
+        self.late.clear()
 
     def forced_status(self, method: str, api_path: str) -> int | None:
         """Return the status forced on this request, if any."""
@@ -141,6 +156,13 @@ class Faults:
     def hangs(self, method: str, api_path: str) -> bool:
         """Tell whether this request must hang."""
         return any(route_matches(normalize_route(*p), method, api_path) for p in self.hang)
+
+    def late_seconds(self, method: str, api_path: str) -> float | None:
+        """Return how long this request's handling is delayed, or None when it is not."""
+        for pattern, seconds in self.late.items():
+            if route_matches(normalize_route(*pattern), method, api_path):
+                return seconds
+        return None
 
     def roll_error(self) -> bool:
         """Tell whether this call is one of the ``error_rate`` share answered 500."""
@@ -154,13 +176,16 @@ class Faults:
             "forced": {f"{m}:{p}": status for (m, p), status in sorted(self.forced.items())},
             "hang": sorted(f"{m}:{p}" for m, p in self.hang),
             "hang_seconds": self.hang_seconds,
+            "late": {f"{m}:{p}": seconds for (m, p), seconds in sorted(self.late.items())},
         }
 
     def configure(self, payload: dict[str, Any]) -> None:
-        """Apply an admin payload: ``clear``, ``latency_ms``, ``error_rate``, ``force``, ``hang``.
+        """Apply an admin payload: ``clear``, ``latency_ms``, ``error_rate``, ``force``, ``hang``,
+        ``late``.
 
         ``force`` is a list of ``METHOD:PATH=STATUS`` strings or a mapping ``METHOD:PATH`` ->
-        status; ``hang`` is a list of ``METHOD:PATH`` strings. Lists add to the current switches.
+        status; ``hang`` is a list of ``METHOD:PATH`` strings; ``late`` maps ``METHOD:PATH``
+        to seconds. Lists and mappings add to the current switches.
         """
         if payload.get("clear"):
             self.clear()
@@ -189,6 +214,14 @@ class Faults:
             raise FaultSpecError("hang must be a list of METHOD:PATH strings")
         for spec in hang:
             self.hang.add(parse_route(str(spec)))
+        late = payload.get("late", {})
+        if not isinstance(late, dict):
+            raise FaultSpecError("late must be an object of METHOD:PATH -> seconds")
+        for route, seconds in late.items():
+            delay = _number(seconds, "late seconds")
+            if delay < 0:
+                raise FaultSpecError("a late route's delay must be >= 0 seconds")
+            self.late[parse_route(str(route))] = delay
 
 
 def _number(value: object, name: str) -> float:

@@ -13,6 +13,7 @@ from bot.skiplino.client import (
 )
 from bot.skiplino.errors import (
     APIConnectionError,
+    APINotSentError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -48,6 +49,7 @@ __all__ = [
     "CUSTOMERS_PAGE_LIMIT_MAX",
     "CUSTOMER_TICKETS_PAGE_LIMIT_MAX",
     "APIConnectionError",
+    "APINotSentError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",

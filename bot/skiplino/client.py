@@ -27,6 +27,7 @@ from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 
 from bot.skiplino.errors import (
     APIConnectionError,
+    APINotSentError,
     APITimeoutError,
     UnexpectedResponseError,
     _make_status_error,
@@ -450,7 +451,10 @@ class SkiplinoClient:
                 continue
             except _RETRYABLE_TRANSPORT_ERRORS as exc:
                 if last:
-                    raise APIConnectionError(
+                    # A refused or unresolvable connection carried no byte of the request:
+                    # only then may a caller treat a write as surely not made.
+                    unsent = isinstance(exc, httpx.ConnectError)
+                    raise (APINotSentError if unsent else APIConnectionError)(
                         f"{method} {path} got no answer ({type(exc).__name__})",
                         request=_request_of(exc),
                     ) from exc

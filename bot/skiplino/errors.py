@@ -5,6 +5,7 @@ Shape (after httpx and openai-python)::
     SkiplinoError                      anything the client raises on purpose
      +-- APIConnectionError            could not talk to the server
      |    +-- APITimeoutError          ...because a timeout expired
+     |    +-- APINotSentError          ...because no connection was made: nothing was sent
      +-- APIStatusError                the server answered with a non-2xx status
      |    +-- BadRequestError          400 (booking business rule; localized reason)
      |    +-- AuthenticationError      401
@@ -30,6 +31,7 @@ import httpx
 
 __all__ = [
     "APIConnectionError",
+    "APINotSentError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -79,6 +81,10 @@ class APITimeoutError(APIConnectionError):
         self, message: str = "Request timed out.", *, request: httpx.Request | None = None
     ) -> None:
         super().__init__(message, request=request)
+
+
+class APINotSentError(APIConnectionError):
+    """No connection was made (refused, DNS failure): the server provably got nothing."""
 
 
 class APIStatusError(SkiplinoError):

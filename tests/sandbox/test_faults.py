@@ -1,4 +1,4 @@
-"""Fault switches: forced statuses, a seeded error rate, latency and hanging routes."""
+"""Fault switches: forced statuses, a seeded error rate, latency, hanging and late routes."""
 
 from __future__ import annotations
 
@@ -143,6 +143,71 @@ async def test_removing_a_hang_makes_the_route_answer_again(
     assert response.status_code == 200
 
 
+def _walk_in(ids: SampleIds) -> dict[str, str]:
+    """Return a walk-in booking body for the sample customer."""
+    return {
+        "serviceId": ids.walk_in_service,
+        "groupOfServiceId": ids.walk_in_group,
+        "customerId": ids.customer_id,
+    }
+
+
+async def _customer_tickets(api: httpx.AsyncClient, ids: SampleIds) -> list[str]:
+    """Return the ids of the sample customer's tickets."""
+    page = await api.get("/customers/tickets", params={"id": ids.customer_id})
+    return [ticket["id"] for ticket in data(page)]
+
+
+async def test_a_late_route_stores_the_write_after_the_client_gave_up(
+    api: httpx.AsyncClient, sandbox: Sandbox, ids: SampleIds
+) -> None:
+    before = await _customer_tickets(api, ids)
+    sandbox.faults.add_late("POST", "/tickets/book", 0.3)
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(api.post("/tickets/book", json=_walk_in(ids)), timeout=0.1)
+
+    booked = next(r for r in sandbox.requests if r.api_path == "/tickets/book")
+    assert await _customer_tickets(api, ids) == before  # not stored yet
+    assert booked.status is None
+    await asyncio.sleep(0.4)
+    after = await _customer_tickets(api, ids)
+    assert len(after) == len(before) + 1  # stored once the delay passed, nobody listening
+    assert booked.status == 201
+
+
+async def test_a_late_route_answers_a_patient_client_and_can_be_removed(
+    api: httpx.AsyncClient, sandbox: Sandbox, ids: SampleIds
+) -> None:
+    sandbox.faults.add_late("POST", "/tickets/book", 0.1)
+
+    started = time.perf_counter()
+    slow = await api.post("/tickets/book", json=_walk_in(ids))
+    waited = time.perf_counter() - started
+    sandbox.faults.remove_late("POST", "/tickets/book")
+    quick = await asyncio.wait_for(api.post("/tickets/book", json=_walk_in(ids)), timeout=1)
+
+    assert slow.status_code == 201
+    assert waited >= 0.1
+    assert quick.status_code == 201
+    assert sandbox.faults.late_seconds("POST", "/tickets/book") is None
+
+
+async def test_admin_route_sets_and_clears_late_routes(
+    admin: httpx.AsyncClient, sandbox: Sandbox
+) -> None:
+    response = await admin.post("/faults", json={"late": {"POST:/tickets/book": 12.5}})
+    negative = await admin.post("/faults", json={"late": {"POST:/tickets/book": -1}})
+    not_a_map = await admin.post("/faults", json={"late": ["POST:/tickets/book"]})
+
+    assert response.status_code == 200
+    assert data(response)["late"] == {"POST:/tickets/book": 12.5}
+    assert sandbox.faults.late_seconds("POST", "/tickets/book") == 12.5
+    assert [negative.status_code, not_a_map.status_code] == [400, 400]
+    cleared = await admin.delete("/faults")
+    assert data(cleared)["late"] == {}
+
+
 async def test_constructor_faults_apply_and_survive_reset(
     connect: ClientFactory, clock: FakeClock
 ) -> None:
@@ -176,6 +241,7 @@ async def test_admin_route_configures_the_faults(
         "forced": {"GET:/branches": 503},
         "hang": ["POST:/tickets/{id}/cancel"],
         "hang_seconds": 3600.0,
+        "late": {},
     }
     assert (await api.get("/branches")).status_code == 503
     assert sandbox.faults.hangs("POST", "/tickets/abcdefghij/cancel")
