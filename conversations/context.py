@@ -7,7 +7,7 @@ never sends. Must not import Telegram or any flow module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -27,6 +27,10 @@ from conversations.session import BACK_LIMIT, HOME_STATE, Draft, Frame, NoDraft,
 
 D = TypeVar("D", bound=BaseModel)
 
+# Saves the session (and the profile, when given) now, in the middle of the update; False
+# when the stored session moved on (the chat's lock was lost), and then nothing was written.
+Checkpoint = Callable[[Session, Profile | None], Awaitable[bool]]
+
 
 @dataclass
 class Ctx:
@@ -44,6 +48,10 @@ class Ctx:
     # Set by /forget: the adapter deletes the stored profile once the session is saved.
     forget_profile: bool = False
     cards: list[Card] = field(default_factory=list)
+    # None where the update cannot save early (then a checkpoint is a no-op that succeeds).
+    checkpoint_with: Checkpoint | None = None
+    # The raw callback data of the tap being handled, if the event is a tap.
+    tap_data: str | None = None
     # Lines for the top of the next card (a hint after bad input, the result of the last
     # action). Callback queries are answered at once, before any slow call, so a notice
     # cannot ride on that answer.
@@ -103,6 +111,18 @@ class Ctx:
         self.session.back.clear()
         self.session.state = state
         self.session.draft = draft if draft is not None else NoDraft()
+
+    async def checkpoint(self) -> bool:
+        """Save the session as it is now, before a request that must not be repeated."""
+        if self.checkpoint_with is None:
+            return True
+        return await self.checkpoint_with(
+            self.session, self.profile if self.profile_dirty else None
+        )
+
+    def settle_tap(self) -> None:
+        """Make a second copy of the current tap leave the card it produced as it is."""
+        self.session.settled_tap = self.tap_data
 
     def set_profile(self, **changes: Any) -> None:
         """Change profile fields; the engine saves the profile with the session."""

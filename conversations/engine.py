@@ -7,7 +7,15 @@ nothing is stored), applies the event to them and returns the cards to show, the
 and the new session and profile to save. It neither locks, loads, saves nor sends: the
 adapter does that around it, inside one ``ChatStore.turn`` (lock -> load -> ``run`` ->
 compare-and-set save -> send -> release). Nothing about a conversation stays in process
-memory between updates. Must not import Telegram or any flow module.
+memory between updates.
+
+A step that is about to send a request that must never be sent twice (a booking) saves the
+session first through ``checkpoint`` (the adapter passes the turn's ``save``): the record
+"booking sent at T" then lives in the session itself, under the same lock, version and TTL
+as everything else about the chat, and goes away with it, so no second store record can
+disagree with the session or outlive it. A second copy of a tap that ended with a booking
+(``Session.settled_tap``) shows nothing, so the success card stays as it is.
+Must not import Telegram or any flow module.
 """
 
 from __future__ import annotations
@@ -24,9 +32,10 @@ from bot.sessions.models import Profile
 from bot.skiplino import APIConnectionError, APIStatusError, SkiplinoError
 from conversations import callback
 from conversations.catalog import Catalogue
-from conversations.context import Ctx
+from conversations.context import Checkpoint, Ctx
 from conversations.events import Command, ContactShared, Event, Tap, TextInput, UserInfo
 from conversations.flow import (
+    SHOWN,
     Action,
     CommandHandler,
     ContactHandler,
@@ -160,8 +169,14 @@ class Engine(Generic[ApiT, CacheT]):
         session: Session | None,
         profile: Profile | None,
         event: Event,
+        *,
+        checkpoint: Checkpoint | None = None,
     ) -> Result:
-        """Apply ``event`` to the loaded session and profile; return what to show and save."""
+        """Apply ``event`` to the loaded session and profile; return what to show and save.
+
+        ``checkpoint`` saves the session mid-update (the turn's ``save``); without it a step's
+        checkpoint saves nothing.
+        """
         # A new session's steps start from the clock, not from 0: buttons of an expired
         # session can then never match a step of the new one and act unexpectedly.
         session = session or Session(
@@ -179,6 +194,7 @@ class Engine(Generic[ApiT, CacheT]):
             user=user,
             session=session,
             profile=profile,
+            checkpoint_with=checkpoint,
         )
         await self._dispatch(ctx, event)
         return Result(
@@ -237,6 +253,12 @@ class Engine(Generic[ApiT, CacheT]):
     async def _transition(self, ctx: Ctx, event: Event) -> Outcome:
         """Apply ``event`` to the session."""
         session = ctx.session
+        settled, session.settled_tap = session.settled_tap, None
+        if isinstance(event, Tap) and _repeats(event.data, settled):
+            # A copy of the tap that booked (a double tap, a retried delivery): the card it
+            # produced is the answer, so nothing changes and nothing is shown.
+            session.settled_tap = settled
+            return SHOWN
         if isinstance(event, Tap):
             return await self._tap(ctx, event)
         session.step += 1
@@ -253,6 +275,7 @@ class Engine(Generic[ApiT, CacheT]):
     async def _tap(self, ctx: Ctx, event: Tap) -> Outcome:
         """Apply a button: the engine's own, a flow's state-independent one, or the step's."""
         data = callback.decode(event.data)
+        ctx.tap_data = event.data
         action = self._tables.actions.get(data.action) if data is not None else None
         stateless = data is not None and (
             data.action in _STATELESS_ENGINE_ACTIONS or (action is not None and action.stateless)
@@ -285,6 +308,16 @@ class Engine(Generic[ApiT, CacheT]):
             ctx.notice(Msg("errors.unknown_command"))
             return None
         return await handler(ctx, arg)
+
+
+def _repeats(data: str, settled: str | None) -> bool:
+    """Tell whether a tap is a copy of the settled tap: its action, from that step or older."""
+    if settled is None:
+        return False
+    tap, done = callback.decode(data), callback.decode(settled)
+    if tap is None or done is None:
+        return False
+    return tap.action == done.action and tap.step <= done.step
 
 
 # An engine whatever concrete client and store it was built with (the adapter's view).

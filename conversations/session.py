@@ -64,6 +64,21 @@ class BookingDraft(DayChoice):
     held_numbers: list[str] = Field(default_factory=list)
 
 
+class PendingBooking(_Draft):
+    """A booking request sent at ``sent_at`` whose outcome is not known yet.
+
+    Saved before the request leaves; while it stands no request for the same booking is
+    sent again, only looked for: a ticket of the service, not among ``held``, booked at or
+    after ``sent_at`` (less a clock skew) is that booking.
+    """
+
+    service_id: str
+    mode: Literal["walkin", "appointment"]
+    time: datetime | None = None
+    held: list[str] = Field(default_factory=list)
+    sent_at: datetime
+
+
 class TicketCard(_Draft):
     """A ticket as fetched at ``checked_at`` (its card, or the question to cancel it)."""
 
@@ -100,6 +115,12 @@ class Session(StoredSession):
     back: list[Frame] = Field(default_factory=list)
     # Increases on every transition; buttons carry it so stale taps are recognised.
     step: int = 0
+    # The callback data of the tap that ended with a result the user must keep seeing (a
+    # booking made): a second copy of that tap, as a double tap sends, changes nothing.
+    settled_tap: str | None = None
+    # Kept beside the steps, not in a draft: Back, Cancel or a new /book must not forget a
+    # request that may still land.
+    pending_booking: PendingBooking | None = None
 
 
 def ticket_of(draft: Draft) -> Ticket | None:

@@ -269,7 +269,10 @@ class TelegramBridge:
             ) as turn:
                 entered = True
                 metrics.record_lock_wait(time.monotonic() - started)
-                result = await self.engine.run(chat_id, user, turn.session, turn.profile, event)
+                # A booking saves the session before its request leaves (see the engine).
+                result = await self.engine.run(
+                    chat_id, user, turn.session, turn.profile, event, checkpoint=turn.save
+                )
                 # Save before sending: a crash after this point leaves the user looking at
                 # the previous card, whose buttons are then stale and re-show the saved step.
                 try:

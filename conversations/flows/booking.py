@@ -2,6 +2,18 @@
 
 A booking is never made twice: before every booking request, and after one whose outcome is
 unknown (timeout, 5xx), the customer's newest tickets are checked for the booking in question.
+
+Skiplino has no idempotency key, and its answer may come after the client gave up, so a look
+right after a timeout can miss a booking that lands later. Before the request leaves, the
+session is saved with ``Session.pending_booking`` ("booking sent at T") through the engine's
+checkpoint (the turn's compare-and-set save, under the chat's lock). We chose the checkpoint
+over a separate store record: the record then shares the session's lock, version and TTL,
+so the two can never disagree, and no store interface grows. While the record stands,
+Confirm, Try again and Check again only look for the ticket (never send) and say honestly
+that the booking is being checked. It is cleared when the ticket is found, when Skiplino
+answered (booked or refused), when the request provably never left (``APINotSentError``),
+or when it is older than ``PENDING_LIMIT`` with still no ticket.
+
 The day and slot steps serve the reschedule flow too (``DateState``, ``SlotState``).
 Must not import Telegram.
 """
@@ -18,6 +30,8 @@ from bot.dates import parse_user_date
 from bot.i18n import LocalDate, LocalTime, Ltr, Msg
 from bot.skiplino import (
     APIConnectionError,
+    APINotSentError,
+    APIStatusError,
     BadRequestError,
     Branch,
     InternalServerError,
@@ -33,9 +47,9 @@ from conversations import audit
 from conversations.callback import CallbackData
 from conversations.context import Ctx
 from conversations.customers import customer_tickets
-from conversations.flow import Flow, Outcome, Shown, State
+from conversations.flow import SHOWN, Flow, Outcome, Shown, State
 from conversations.replies import Button
-from conversations.session import BookingDraft, Paging, RescheduleDraft
+from conversations.session import BookingDraft, Paging, PendingBooking, RescheduleDraft
 from conversations.ticket_card import TicketStep, card_of, show_ticket
 
 log = logging.getLogger(__name__)
@@ -46,6 +60,13 @@ MAX_DAYS_AHEAD = 90
 NEXT_DAYS_SEARCHED = 14
 _DAY = re.compile(r"^\d{8}$")
 _SLOT = re.compile(r"^\d{12}$")
+# Skiplino's clock may be this far behind ours: a ticket it stamps that much before our
+# request was sent can still be that request's.
+CLOCK_SKEW = timedelta(minutes=2)
+# No booking request lives this long (the client's timeout is seconds, an update's deadline
+# tens of seconds), so a pending booking this old whose ticket never appeared did not reach
+# Skiplino's store: it counts as not made, and a new request may be sent.
+PENDING_LIMIT = timedelta(minutes=10)
 
 
 class BookingStep(StrEnum):
@@ -525,12 +546,15 @@ class ConfirmState(State):
     name = BookingStep.CONFIRM
 
     async def render(self, ctx: Ctx) -> Shown:
-        """Summarise the booking."""
+        """Summarise the booking, or, while its request's outcome is unknown, look for it."""
+        draft = _booking(ctx)
+        pending = _pending_of(ctx, draft)
+        if pending is not None:
+            return await _look_for_pending(ctx, pending)
         found = await _with_service(ctx)
         if found is None:
             return await _show_branches_again(ctx)
         branch, service = found
-        draft = _booking(ctx)
         lines = [
             Msg("booking.confirm_title"),
             Msg("booking.summary_branch", {"branch": branch.name}),
@@ -556,10 +580,14 @@ class ConfirmState(State):
         return ctx.show(*lines, buttons=[[confirm], ctx.nav_row()])
 
     async def on_tap(self, ctx: Ctx, data: CallbackData) -> Outcome:
-        """Book."""
+        """Book (or look for the booking already sent)."""
         if data.action != BookingAction.CONFIRM:
             return await super().on_tap(ctx, data)
-        return await book(ctx)
+        outcome = await book(ctx)
+        if ctx.state == TicketStep.CARD:
+            # Booked or found: a second copy of this tap must leave the success card alone.
+            ctx.settle_tap()
+        return outcome
 
 
 async def enter_confirm(
@@ -590,24 +618,90 @@ async def enter_confirm(
     )
 
 
-def _is_booking_of(draft: BookingDraft, ticket: Ticket) -> bool:
-    """Tell whether ``ticket`` is the booking ``draft`` asks for."""
+def _is_booking_of(draft: BookingDraft, ticket: Ticket, since: datetime | None = None) -> bool:
+    """Tell whether ``ticket`` is the booking ``draft`` asks for (booked at ``since`` or later)."""
     if ticket.service.id != draft.service_id or not ticket.is_active:
         return False
     if ticket.id in draft.held:
+        return False
+    if since is not None and ticket.booked_at < since - CLOCK_SKEW:
         return False
     if draft.mode == "appointment":
         return ticket.type == TicketType.APPOINTMENT and ticket.time == draft.time
     return ticket.type != TicketType.APPOINTMENT
 
 
-async def find_booked(ctx: Ctx, draft: BookingDraft) -> tuple[str, Ticket | None]:
+async def find_booked(
+    ctx: Ctx, draft: BookingDraft, since: datetime | None = None
+) -> tuple[str, Ticket | None]:
     """Return the user's customer id and the ticket ``draft`` already booked, if any."""
     found = await customer_tickets(ctx, create=True)
     if found is None:  # pragma: no cover - create=True always yields a customer
         raise AssertionError("no customer")
     customer_id, page = found
-    return customer_id, next((t for t in page.items if _is_booking_of(draft, t)), None)
+    return customer_id, next((t for t in page.items if _is_booking_of(draft, t, since)), None)
+
+
+def _pending_of(ctx: Ctx, draft: BookingDraft) -> PendingBooking | None:
+    """Return the pending booking request for the booking ``draft`` asks for, if any."""
+    pending = ctx.session.pending_booking
+    if pending is None or pending.service_id != draft.service_id:
+        return None
+    if pending.mode != draft.mode or pending.time != draft.time:
+        return None
+    return pending
+
+
+def _draft_of(pending: PendingBooking) -> BookingDraft:
+    """Return the booking a pending request asked for, as a draft to look for."""
+    return BookingDraft(
+        service_id=pending.service_id, mode=pending.mode, time=pending.time, held=pending.held
+    )
+
+
+def _checking(ctx: Ctx) -> Shown:
+    """Say the booking was sent and is being checked; offer to look again."""
+    return ctx.show(
+        Msg("booking.checking"),
+        buttons=[[ctx.button(Msg("booking.check_again"), BookingAction.CONFIRM)], ctx.nav_row()],
+    )
+
+
+def _not_made(ctx: Ctx) -> Shown:
+    """Say no ticket was made; Try again sends a new request."""
+    return ctx.show(
+        Msg("booking.not_confirmed"),
+        buttons=[[ctx.button(Msg("common.try_again"), BookingAction.CONFIRM)], ctx.nav_row()],
+    )
+
+
+async def _look_for_pending(ctx: Ctx, pending: PendingBooking) -> Shown:
+    """Look for the ticket of a request whose outcome is unknown; never send another."""
+    service_id = pending.service_id
+    try:
+        _, ticket = await find_booked(ctx, _draft_of(pending), pending.sent_at)
+    except (APIConnectionError, InternalServerError, RateLimitError):
+        audit.record("booking", "unknown", ticket_id="", service_id=service_id)
+        # The look itself failed: say so; Try again looks first, it never sends.
+        return ctx.show(
+            Msg("booking.outcome_unknown"),
+            buttons=[
+                [ctx.button(Msg("common.try_again"), BookingAction.CONFIRM)],
+                ctx.nav_row(),
+            ],
+        )
+    if ticket is not None:
+        ctx.session.pending_booking = None
+        audit.booked(ticket, "booked")
+        return _booked(ctx, ticket)
+    if ctx.now() - pending.sent_at < PENDING_LIMIT:
+        audit.record("booking", "checking", ticket_id="", service_id=service_id)
+        return _checking(ctx)
+    # Older than any request can live and still no ticket: it never reached Skiplino's store.
+    log.warning("a pending booking was never found; counting it as not made")
+    ctx.session.pending_booking = None
+    audit.record("booking", "not_made", ticket_id="", service_id=service_id)
+    return _not_made(ctx)
 
 
 def _booked(ctx: Ctx, ticket: Ticket) -> Shown:
@@ -620,55 +714,73 @@ def _booked(ctx: Ctx, ticket: Ticket) -> Shown:
 async def book(ctx: Ctx) -> Outcome:
     """Book the drafted ticket exactly once."""
     draft = _booking(ctx)
+    pending = _pending_of(ctx, draft)
+    if pending is not None:
+        return await _look_for_pending(ctx, pending)
     customer_id, existing = await find_booked(ctx, draft)
     if existing is not None:
         audit.booked(existing, "already_booked")
         return _booked(ctx, existing)
+    service_id = draft.service_id or ""
     appointment = draft.mode == "appointment"
+    ctx.session.pending_booking = PendingBooking(
+        service_id=service_id,
+        mode=draft.mode or "walkin",
+        time=draft.time if appointment else None,
+        held=draft.held,
+        sent_at=ctx.now(),
+    )
+    if not await ctx.checkpoint():
+        # The chat moved on under us (our lock expired): nothing is sent, and this update's
+        # save fails the same way, so what it would show is dropped.
+        log.warning("could not record the booking before sending it; not sending")
+        return SHOWN
     try:
         ticket = await ctx.api.book_ticket(
-            service_id=draft.service_id or "",
+            service_id=service_id,
             group_of_service_id=draft.group_id or "",
             time=draft.time if appointment else None,
             customer_id=customer_id,
             locale=ctx.locale,
         )
-    except BadRequestError as exc:
-        audit.record("booking", "refused", ticket_id="", service_id=draft.service_id or "")
+    except APINotSentError:
+        # No connection was made, so Skiplino got nothing: the one case that is surely not made.
+        ctx.session.pending_booking = None
+        audit.record("booking", "not_made", ticket_id="", service_id=service_id)
+        return _not_made(ctx)
+    except (APIConnectionError, InternalServerError):
+        # The request may have reached Skiplino and may still land: look, never resend.
+        log.warning("booking outcome unknown; checking the customer's tickets")
+        return await _look_for_pending(ctx, ctx.session.pending_booking)
+    except APIStatusError as exc:
+        # Any other status is Skiplino's answer to this request: nothing was stored.
+        ctx.session.pending_booking = None
+        return _refused(ctx, draft, exc)
+    ctx.session.pending_booking = None
+    audit.booked(ticket, "booked")
+    return _booked(ctx, ticket)
+
+
+def _refused(ctx: Ctx, draft: BookingDraft, exc: APIStatusError) -> Outcome:
+    """Say why Skiplino refused the booking (a rule, a slot taken); re-raise anything else."""
+    service_id = draft.service_id or ""
+    if isinstance(exc, BadRequestError):
+        audit.record("booking", "refused", ticket_id="", service_id=service_id)
         return ctx.show(
             Msg("booking.refused", {"reason": _error_text(exc.error) or exc.message}),
             buttons=[ctx.nav_row()],
         )
-    except UnprocessableEntityError as exc:
-        if appointment and exc.has_error("time"):
-            audit.record("booking", "slot_taken", ticket_id="", service_id=draft.service_id or "")
-            # Taken meanwhile: back to the day's fresh slot list.
-            ctx.go_back()
-            ctx.notice(Msg("booking.slot_taken"))
-            return None
-        raise
-    except (APIConnectionError, InternalServerError):
-        # The request may have reached Skiplino: look before offering to try again.
-        log.warning("booking outcome unknown; checking the customer's tickets")
-        checked = True
-        try:
-            _, booked = await find_booked(ctx, draft)
-        except (APIConnectionError, InternalServerError, RateLimitError):
-            booked, checked = None, False
-        if booked is None:
-            outcome = "not_made" if checked else "unknown"
-            audit.record("booking", outcome, ticket_id="", service_id=draft.service_id or "")
-            # Only a completed check may say "no ticket was made"; Try again looks first.
-            return ctx.show(
-                Msg("booking.not_confirmed" if checked else "booking.outcome_unknown"),
-                buttons=[
-                    [ctx.button(Msg("common.try_again"), BookingAction.CONFIRM)],
-                    ctx.nav_row(),
-                ],
-            )
-        ticket = booked
-    audit.booked(ticket, "booked")
-    return _booked(ctx, ticket)
+    if (
+        isinstance(exc, UnprocessableEntityError)
+        and draft.mode == "appointment"
+        and exc.has_error("time")
+    ):
+        audit.record("booking", "slot_taken", ticket_id="", service_id=service_id)
+        # Taken meanwhile: back to the day's fresh slot list.
+        ctx.go_back()
+        ctx.notice(Msg("booking.slot_taken"))
+        return None
+    raise exc
 
 
 async def book_command(ctx: Ctx, arg: str) -> Outcome:
