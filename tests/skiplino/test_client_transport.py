@@ -839,6 +839,8 @@ async def test_retry_after_is_capped(api: FakeApi) -> None:
         api_key=API_KEY,
         backoff_base=0.0,
         max_retry_delay=0.01,
+        # Without a budget: with one, a Retry-After past it fails at once (tested below).
+        total_budget=None,
         transport=httpx.MockTransport(api.handle),
     ) as skiplino:
         started = time.monotonic()
