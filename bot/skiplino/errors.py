@@ -210,8 +210,8 @@ def mask_key(key: str | None) -> str:
     """Return a form of ``key`` an operator recognises and a reader cannot use: ``sk_t…1234``."""
     if not key:
         return "(none)"
-    # Short keys show nothing: four plus four characters of a ten-character key is most of it.
-    if len(key) < 16:
+    # Short keys show nothing: four plus four characters of an eight-character key is all of it.
+    if len(key) < 12:
         return "…"
     return f"{key[:4]}…{key[-4:]}"
 
