@@ -172,7 +172,7 @@ def _cause(exc: RedisError) -> str:
     if isinstance(exc, RedisTimeoutError):
         return "timeout"
     if isinstance(exc, RedisConnectionError):
-        return "connection refused" if "refused" in str(exc).lower() else "connection failed"
+        return "connection refused" if _refused(exc) else "connection failed"
     return type(exc).__name__
 
 
@@ -188,6 +188,18 @@ async def _redis_errors(operation: str) -> AsyncIterator[None]:
         raise StoreUnavailable(
             f"Redis failed during {operation}: {type(exc).__name__}, {cause}", cause=cause
         ) from exc
+
+
+def _refused(exc: BaseException) -> bool:
+    """Tell whether a connection error was, underneath, the server refusing the connection."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the chain is short; the bound only guards against a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _text(raw: bytes | str | None) -> str | None:
