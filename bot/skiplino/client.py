@@ -70,7 +70,8 @@ _RETRYABLE_TRANSPORT_ERRORS = (
 )
 
 # Told (operation, outcome, seconds) after every HTTP attempt: the outcome is the HTTP
-# status ("200", "503"), "timeout", "connection_error" or "cancelled". Never sees a payload.
+# status ("200", "503"), "timeout", "connection_error", "too_large" (body over the cap) or
+# "cancelled". Never sees a payload.
 CallHook = Callable[[str, str, float], None]
 
 _M = TypeVar("_M", bound=BaseModel)
