@@ -72,6 +72,9 @@ def build_engine(
             base_url=settings.skiplino_api_url,
             api_key=key,
             timeout=settings.skiplino_timeout_seconds,
+            # Retries never outlast the update they serve.
+            total_budget=min(settings.skiplino_budget_seconds, settings.update_deadline_seconds),
+            max_response_bytes=settings.skiplino_max_response_bytes,
         )
     if api.on_call is None:
         # Also on a client handed in (tests, console), so their calls are counted alike.

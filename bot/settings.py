@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=24 * 3600, alias="SESSION_TTL_SECONDS", gt=0)
     profile_ttl_days: int = Field(default=365, alias="PROFILE_TTL_DAYS", gt=0)
     skiplino_timeout_seconds: float = Field(default=10.0, alias="SKIPLINO_TIMEOUT_SECONDS", gt=0)
+    # The most one Skiplino call may spend on retries and their waits, well inside the
+    # update's deadline; a Retry-After past it fails at once.
+    skiplino_budget_seconds: float = Field(default=8.0, alias="SKIPLINO_BUDGET_SECONDS", gt=0)
+    # The largest Skiplino answer read; a bigger one is refused unread.
+    skiplino_max_response_bytes: int = Field(
+        default=2 * 1024 * 1024, alias="SKIPLINO_MAX_RESPONSE_BYTES", ge=1024
+    )
     # Where the message catalogs are when the package is installed apart from the sources.
     locales_dir: Path | None = Field(default=None, alias="BOT_LOCALES_DIR")
     # https://no-color.org: any non-empty value turns the console's colours off.

@@ -21,6 +21,7 @@ Must not import Telegram or any flow module.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +30,12 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Msg, resolve_locale
 from bot.sessions.models import Profile
-from bot.skiplino import APIConnectionError, APIStatusError, SkiplinoError
+from bot.skiplino import (
+    APIConnectionError,
+    APIStatusError,
+    ResponseTooLargeError,
+    SkiplinoError,
+)
 from conversations import callback
 from conversations.catalog import Catalogue
 from conversations.context import Checkpoint, Ctx
@@ -58,6 +64,8 @@ CacheT = TypeVar("CacheT", bound=Cache, covariant=True)
 _STATELESS_ENGINE_ACTIONS = frozenset({EngineAction.MENU})
 # Keeps a seeded step to five base-36 digits in callback data (36**5 > 60 million).
 STEP_SEED_MODULUS = 36**5 // 2
+# A refused key fails every update; one log line a minute names it without flooding the log.
+KEY_REFUSAL_LOG_SECONDS = 60.0
 
 
 def utcnow() -> datetime:
@@ -156,6 +164,8 @@ class Engine(Generic[ApiT, CacheT]):
         self.default_locale = default_locale
         self.clock = clock
         self.cache_seconds = cache_seconds
+        # When the refused key was last logged (monotonic): once a minute is enough to see it.
+        self._key_refusal_logged_at: float | None = None
 
     def locale_for(self, profile: Profile | None, user: UserInfo) -> str:
         """Return the locale to answer in: the profile's choice, else Telegram's language."""
@@ -221,9 +231,10 @@ class Engine(Generic[ApiT, CacheT]):
                 await self.state(ctx.state).render(ctx)
         except (APIConnectionError, APIStatusError) as exc:
             if isinstance(exc, APIStatusError) and exc.status_code in (401, 403):
-                # The key was refused: an operator's mistake, not a bug, so no traceback.
-                log.warning("Skiplino refused SKIPLINO_API_KEY (%s)", exc.status_code)
-                self._show_error(ctx, "errors.unavailable")
+                # The key was refused: an operator's mistake, not a bug, so no traceback, and
+                # no Try again either: nothing the user does can fix it.
+                self._log_key_refusal(exc)
+                self._show_error(ctx, "errors.unavailable", retry=False)
             elif (
                 isinstance(exc, APIStatusError) and exc.status_code < 500 and exc.status_code != 429
             ):
@@ -232,23 +243,39 @@ class Engine(Generic[ApiT, CacheT]):
             else:
                 log.warning("Skiplino unavailable in state %s: %s", ctx.state, type(exc).__name__)
                 self._show_error(ctx, "errors.unavailable")
+        except ResponseTooLargeError:
+            # The client logged the operation and size; to the user the service is unusable.
+            self._show_error(ctx, "errors.unavailable")
         except SkiplinoError:
             log.exception("unexpected Skiplino answer in state %s", ctx.state)
             self._show_error(ctx, "errors.generic")
 
-    def _show_error(self, ctx: Ctx, key: str) -> None:
+    def _log_key_refusal(self, exc: APIStatusError) -> None:
+        """Warn that Skiplino refused the key, naming it masked, at most once a minute."""
+        now = time.monotonic()
+        last = self._key_refusal_logged_at
+        if last is not None and now - last < KEY_REFUSAL_LOG_SECONDS:
+            return
+        self._key_refusal_logged_at = now
+        log.warning(
+            "Skiplino refused SKIPLINO_API_KEY %s (%s); fix the key, users see the service "
+            "as unavailable",
+            exc.key_hint or "(unknown)",
+            exc.status_code,
+        )
+
+    def _show_error(self, ctx: Ctx, key: str, *, retry: bool = True) -> None:
         """Replace this update's cards with an apology that offers a way on."""
         ctx.cards.clear()
-        ctx.show(
-            Msg(key),
-            buttons=[
-                [ctx.button(Msg("common.try_again"), EngineAction.RETRY)],
-                [
-                    ctx.button(Msg("common.back"), EngineAction.BACK),
-                    ctx.button(Msg("common.main_menu"), EngineAction.MENU),
-                ],
-            ],
-        )
+        buttons = [
+            [
+                ctx.button(Msg("common.back"), EngineAction.BACK),
+                ctx.button(Msg("common.main_menu"), EngineAction.MENU),
+            ]
+        ]
+        if retry:
+            buttons.insert(0, [ctx.button(Msg("common.try_again"), EngineAction.RETRY)])
+        ctx.show(Msg(key), buttons=buttons)
 
     async def _transition(self, ctx: Ctx, event: Event) -> Outcome:
         """Apply ``event`` to the session."""

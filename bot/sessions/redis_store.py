@@ -36,7 +36,14 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    AuthenticationError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.sessions.models import Profile, SessionT
 from bot.sessions.store import (
@@ -48,9 +55,11 @@ from bot.sessions.store import (
     UpdateClaim,
     check_claim_token,
     check_ttl,
+    new_save_nonce,
     parse_profile,
     parse_session,
     poll_for_lock,
+    stamp_document,
 )
 
 # SET NX PX, but also succeed when the lock already holds our token: if the reply to an
@@ -113,24 +122,32 @@ return 0
 """
 
 # KEYS: session, lock[, profile].
-# ARGV: token, expected version, session JSON, TTL ms, release ("1"/"0")
+# ARGV: token, expected version, session JSON, TTL ms, release ("1"/"0"), save nonce
 #       [, profile JSON, profile TTL ms].
 # The stored version is read from the JSON itself; a missing or unreadable document counts
-# as version 0, like ``store.stored_version``.
+# as version 0, like ``store.stored_version``. A stored document that already carries this
+# save's nonce was written by this very save (redis-py sent it again after the reply was
+# lost): it counts as written, and nothing is written twice.
 _COMMIT = """
 local current = 0
+local mine = false
 local stored = redis.call('GET', KEYS[1])
 if stored then
   local ok, doc = pcall(cjson.decode, stored)
-  if ok and type(doc) == 'table' and type(doc['version']) == 'number' then
-    current = doc['version']
+  if ok and type(doc) == 'table' then
+    if type(doc['version']) == 'number' then
+      current = doc['version']
+    end
+    mine = doc['_save_nonce'] == ARGV[6]
   end
 end
 local written = 0
-if current == tonumber(ARGV[2]) then
+if mine then
+  written = 1
+elseif current == tonumber(ARGV[2]) then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
   if #KEYS >= 3 then
-    redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
+    redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[8])
   end
   written = 1
 end
@@ -141,6 +158,24 @@ return written
 """
 
 
+def _cause(exc: RedisError) -> str:
+    """Name why Redis failed in a few words, from the exception's class and the server's reply."""
+    # Server refusals arrive as ResponseError subclasses or as their reply's first word;
+    # the reply text is never echoed (it may name keys), only matched.
+    text = str(exc).upper()
+    if isinstance(exc, AuthenticationError) or text.startswith(("NOAUTH", "WRONGPASS")):
+        return "authentication refused (NOAUTH/WRONGPASS)"
+    if isinstance(exc, ReadOnlyError) or text.startswith("READONLY"):
+        return "read-only replica (READONLY)"
+    if isinstance(exc, OutOfMemoryError) or text.startswith("OOM"):
+        return "out of memory (OOM)"
+    if isinstance(exc, RedisTimeoutError):
+        return "timeout"
+    if isinstance(exc, RedisConnectionError):
+        return "connection refused" if _refused(exc) else "connection failed"
+    return type(exc).__name__
+
+
 @asynccontextmanager
 async def _redis_errors(operation: str) -> AsyncIterator[None]:
     """Turn any Redis failure into StoreUnavailable, without echoing the server's URL."""
@@ -149,7 +184,22 @@ async def _redis_errors(operation: str) -> AsyncIterator[None]:
     except RedisError as exc:
         # Includes ConnectionError/TimeoutError and server refusals (READONLY, OOM, ...):
         # either way the update cannot be stored, and the caller apologises to the user.
-        raise StoreUnavailable(f"Redis failed during {operation}: {type(exc).__name__}") from exc
+        cause = _cause(exc)
+        raise StoreUnavailable(
+            f"Redis failed during {operation}: {type(exc).__name__}, {cause}", cause=cause
+        ) from exc
+
+
+def _refused(exc: BaseException) -> bool:
+    """Tell whether a connection error was, underneath, the server refusing the connection."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the chain is short; the bound only guards against a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _text(raw: bytes | str | None) -> str | None:
@@ -283,10 +333,14 @@ class RedisChatStore(ChatStore[SessionT]):
         *,
         profile: tuple[int, Profile] | None = None,
         release: bool = True,
+        nonce: str | None = None,
     ) -> bool:
         """Save ``session`` if its version is current, write ``profile``, release the lock."""
+        nonce = nonce or new_save_nonce()
         new_version = session.version + 1
-        document = session.model_copy(update={"version": new_version}).model_dump_json()
+        document = stamp_document(
+            session.model_copy(update={"version": new_version}).model_dump_json(), nonce
+        )
         keys = [self._session_key(chat_id), self._lock_key(chat_id)]
         args: list[str | int] = [
             token,
@@ -294,6 +348,7 @@ class RedisChatStore(ChatStore[SessionT]):
             document,
             self._session_ttl_ms,
             "1" if release else "0",
+            nonce,
         ]
         if profile is not None:
             user_id, user_profile = profile

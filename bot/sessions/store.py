@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import random
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -61,8 +62,17 @@ class ChatBusy(Exception):
 
 
 class StoreUnavailable(Exception):
-    """The store could not be reached (Redis down, connection refused, timeout)."""
+    """The store could not be reached or refused to work (down, timeout, OOM, read-only, auth)."""
 
+    def __init__(self, message: str, *, cause: str = "unknown") -> None:
+        """Keep ``message`` for tracebacks and ``cause``, a short word for log lines."""
+        super().__init__(message)
+        self.cause = cause
+
+
+# The field of a stored session document naming the save that wrote it: a save whose reply
+# was lost and that is sent again finds its own nonce and counts as written.
+SAVE_NONCE_FIELD = "_save_nonce"
 
 # What an update's key holds once it was handled; claim tokens never take this value.
 UPDATE_DONE = "done"
@@ -132,8 +142,12 @@ class ChatStore(Protocol[SessionT]):
         *,
         profile: tuple[int, Profile] | None = None,
         release: bool = True,
+        nonce: str | None = None,
     ) -> bool:
         """Save ``session`` if its version is current, write ``profile``, release the lock.
+
+        Each save stamps the document with ``nonce`` (a fresh one when None): a save sent
+        again after its reply was lost finds its own stamp and returns True without writing.
 
         ``release=False`` keeps the lock (``Turn.save`` does so: the lock is released when
         the turn ends, after the replies are sent).
@@ -258,13 +272,20 @@ class Turn(Generic[SessionT]):
         if self._token is None or self._ended:
             # Saving outside the lock could overwrite an update that has started since.
             raise RuntimeError("save needs a turn that is entered and not yet ended")
-        return await self._store.commit(
+        saved = await self._store.commit(
             self.chat_id,
             self._token,
             session,
             profile=(self.user_id, profile) if profile is not None else None,
             release=False,
         )
+        if not saved:
+            # A lost reply to our own write is recognised by its nonce and counts as saved,
+            # so a rejection here always means someone else wrote the chat after our load.
+            log.warning(
+                "save rejected: another writer moved the session on (our lock was lost or expired)"
+            )
+        return saved
 
     async def _renew(self, stop: asyncio.Event) -> None:
         """Keep extending the lock until stopped, or until it is no longer ours."""
@@ -332,6 +353,35 @@ def stored_version(raw: str | bytes | None) -> int:
         return 0
     version = doc.get("version") if isinstance(doc, dict) else None
     return version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
+def new_save_nonce() -> str:
+    """Return a fresh nonce that marks one save's document as written by that save."""
+    return secrets.token_hex(8)
+
+
+def stamp_document(document: str, nonce: str) -> str:
+    """Return the session JSON ``document`` with ``nonce`` added under ``SAVE_NONCE_FIELD``."""
+    # The session model ignores unknown fields, so the stamp never reaches the conversation;
+    # splicing keeps the model's own serialisation byte for byte.
+    if not document.endswith("}") or document.strip() == "{}":
+        raise ValueError("a session document is a non-empty JSON object")
+    return f"{document[:-1]},{json.dumps(SAVE_NONCE_FIELD)}:{json.dumps(nonce)}}}"
+
+
+def stored_nonce(raw: str | bytes | None) -> str | None:
+    """Return the save nonce of a stored session document, if it carries one.
+
+    Mirrors the Lua commit script of the Redis store.
+    """
+    if raw is None:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    nonce = doc.get(SAVE_NONCE_FIELD) if isinstance(doc, dict) else None
+    return nonce if isinstance(nonce, str) else None
 
 
 def check_ttl(ttl_seconds: int) -> None:

@@ -5,6 +5,11 @@ into. Reads (GET) are retried with capped exponential backoff and full jitter on
 connection errors, timeouts, 5xx and 429; writes are never retried, so a booking that
 timed out surfaces as ``APITimeoutError`` and the caller can look before booking again.
 
+Every call is bounded: its retries and their waits fit in ``total_budget`` seconds (a
+Retry-After beyond what is left raises ``RateLimitError`` at once instead of sleeping, and
+a retried read's timeout shrinks to what is left), and a body over ``max_response_bytes``
+is refused with ``ResponseTooLargeError`` without being read to its end.
+
 Must not import anything of the bot, nor Telegram (this package ships alone).
 """
 
@@ -29,6 +34,7 @@ from bot.skiplino.errors import (
     APIConnectionError,
     APINotSentError,
     APITimeoutError,
+    ResponseTooLargeError,
     UnexpectedResponseError,
     _make_status_error,
 )
@@ -64,7 +70,8 @@ _RETRYABLE_TRANSPORT_ERRORS = (
 )
 
 # Told (operation, outcome, seconds) after every HTTP attempt: the outcome is the HTTP
-# status ("200", "503"), "timeout", "connection_error" or "cancelled". Never sees a payload.
+# status ("200", "503"), "timeout", "connection_error", "too_large" (body over the cap) or
+# "cancelled". Never sees a payload.
 CallHook = Callable[[str, str, float], None]
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -89,6 +96,8 @@ class SkiplinoClient:
         max_retries: int = 2,
         backoff_base: float = 0.25,
         max_retry_delay: float = 8.0,
+        total_budget: float | None = 8.0,
+        max_response_bytes: int = 2 * 1024 * 1024,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         on_call: CallHook | None = None,
@@ -103,6 +112,10 @@ class SkiplinoClient:
             raise ValueError("max_retries must be >= 0")
         if backoff_base < 0 or max_retry_delay < 0:
             raise ValueError("backoff_base and max_retry_delay must be >= 0")
+        if total_budget is not None and total_budget <= 0:
+            raise ValueError("total_budget must be > 0 (or None for no budget)")
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be >= 1")
         if transport is not None and http_client is not None:
             raise ValueError("give transport or http_client, not both")
         self._base_url = base_url.rstrip("/")
@@ -112,6 +125,8 @@ class SkiplinoClient:
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._max_retry_delay = max_retry_delay
+        self._total_budget = total_budget
+        self._max_response_bytes = max_response_bytes
         # A client handed in belongs to the caller, who closes it.
         self._owns_http = http_client is None
         # Public and settable: the composition root installs its metrics on any client.
@@ -433,24 +448,39 @@ class SkiplinoClient:
         if locale is not None:
             headers["X-Locale"] = locale
         url = f"{self._base_url}{path}"
+        deadline = None if self._total_budget is None else _time.monotonic() + self._total_budget
         # Only reads are safe to repeat: a write whose answer was lost may have happened.
         attempts = 1 + (self._max_retries if method == "GET" else 0)
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
+            # A retried read may not outlive the budget; a write keeps its whole timeout,
+            # since cutting it short would only make its outcome unknown sooner.
+            timeout = self._timeout
+            if attempt > 1 and deadline is not None:
+                timeout = _shrink(timeout, deadline - _time.monotonic())
             try:
                 response = await self._send_once(
-                    operation, method, url, params=params, json_body=json_body, headers=headers
+                    operation,
+                    method,
+                    url,
+                    params=params,
+                    json_body=json_body,
+                    headers=headers,
+                    attempt_timeout=timeout,
                 )
             except httpx.TimeoutException as exc:
-                if last:
+                if last or not await self._wait_before_retry(
+                    method, path, attempt, type(exc).__name__, None, deadline
+                ):
                     raise APITimeoutError(
                         f"{method} {path} timed out ({type(exc).__name__})",
                         request=_request_of(exc),
                     ) from exc
-                await self._wait_before_retry(method, path, attempt, type(exc).__name__, None)
                 continue
             except _RETRYABLE_TRANSPORT_ERRORS as exc:
-                if last:
+                if last or not await self._wait_before_retry(
+                    method, path, attempt, type(exc).__name__, None, deadline
+                ):
                     # A refused or unresolvable connection carried no byte of the request:
                     # only then may a caller treat a write as surely not made.
                     unsent = isinstance(exc, httpx.ConnectError)
@@ -458,7 +488,6 @@ class SkiplinoClient:
                         f"{method} {path} got no answer ({type(exc).__name__})",
                         request=_request_of(exc),
                     ) from exc
-                await self._wait_before_retry(method, path, attempt, type(exc).__name__, None)
                 continue
             except httpx.TransportError as exc:
                 raise APIConnectionError(
@@ -468,9 +497,13 @@ class SkiplinoClient:
             if response.is_success:
                 return response
             status = response.status_code
-            if not last and (status >= 500 or status in _RETRYABLE_STATUSES):
-                retry_after = _retry_after_seconds(response)
-                await self._wait_before_retry(method, path, attempt, str(status), retry_after)
+            if (
+                not last
+                and (status >= 500 or status in _RETRYABLE_STATUSES)
+                and await self._wait_before_retry(
+                    method, path, attempt, str(status), _retry_after_seconds(response), deadline
+                )
+            ):
                 continue
             raise _make_status_error(response)
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -484,16 +517,37 @@ class SkiplinoClient:
         params: Mapping[str, str] | None,
         json_body: Mapping[str, Any] | None,
         headers: Mapping[str, str],
+        attempt_timeout: httpx.Timeout,
     ) -> httpx.Response:
         """Send one HTTP attempt and tell ``on_call`` how it ended and how long it took."""
         started = _time.monotonic()
         outcome = "cancelled"
         try:
-            response = await self._http.request(
-                method, url, params=params, json=json_body, headers=headers, timeout=self._timeout
+            request = self._http.build_request(
+                method, url, params=params, json=json_body, headers=headers, timeout=attempt_timeout
             )
+            response = await self._http.send(request, stream=True)
+            try:
+                body = await self._read_capped(operation, response)
+            finally:
+                await response.aclose()
             outcome = str(response.status_code)
-            return response
+            # The body was decoded while read: the copy must not claim an encoding any more.
+            plain = [
+                (name, value)
+                for name, value in response.headers.multi_items()
+                if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+            ]
+            return httpx.Response(
+                response.status_code,
+                headers=plain,
+                content=body,
+                request=request,
+                extensions=response.extensions,
+            )
+        except ResponseTooLargeError:
+            outcome = "too_large"
+            raise
         except httpx.TimeoutException:
             outcome = "timeout"
             raise
@@ -504,15 +558,73 @@ class SkiplinoClient:
             if self.on_call is not None:
                 self.on_call(operation, outcome, _time.monotonic() - started)
 
+    async def _read_capped(self, operation: str, response: httpx.Response) -> bytes:
+        """Read the body of a streamed ``response``; refuse it once it passes the size cap."""
+        limit = self._max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_large(operation, int(declared))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise self._too_large(operation, size)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, operation: str, size: int) -> ResponseTooLargeError:
+        """Log and build the error for a body of at least ``size`` bytes over the cap."""
+        limit = self._max_response_bytes
+        logger.warning(
+            "Skiplino %s sent a body of at least %d bytes, over the %d-byte cap; refused",
+            operation,
+            size,
+            limit,
+        )
+        return ResponseTooLargeError(
+            f"{operation}: response body of at least {size} bytes exceeds {limit} bytes",
+            operation=operation,
+            size=size,
+            limit=limit,
+        )
+
     async def _wait_before_retry(
-        self, method: str, path: str, attempt: int, reason: str, retry_after: float | None
-    ) -> None:
-        """Sleep before the next attempt: Retry-After if given, else full-jitter backoff; capped."""
+        self,
+        method: str,
+        path: str,
+        attempt: int,
+        reason: str,
+        retry_after: float | None,
+        deadline: float | None,
+    ) -> bool:
+        """Sleep before the next attempt and return True; False when the budget cannot afford it.
+
+        Retry-After if given (capped at ``max_retry_delay``), else full-jitter backoff.
+        """
+        remaining = None if deadline is None else deadline - _time.monotonic()
         if retry_after is not None:
+            if remaining is not None and retry_after >= remaining:
+                # The server asks for more than is left: say so now instead of waiting to fail.
+                logger.warning(
+                    "Skiplino %s %s failed (%s); Retry-After %.1fs exceeds the %.1fs left, "
+                    "giving up",
+                    method,
+                    path,
+                    reason,
+                    retry_after,
+                    max(remaining, 0.0),
+                )
+                return False
             delay = min(retry_after, self._max_retry_delay)
         else:
             ceiling = min(self._max_retry_delay, self._backoff_base * 2 ** (attempt - 1))
             delay = random.uniform(0, ceiling)
+        if remaining is not None and delay >= remaining:
+            logger.warning(
+                "Skiplino %s %s failed (%s); no time left to retry", method, path, reason
+            )
+            return False
         logger.warning(
             "Skiplino %s %s failed (%s); retry %d/%d in %.2fs",
             method,
@@ -523,6 +635,23 @@ class SkiplinoClient:
             delay,
         )
         await asyncio.sleep(delay)
+        return True
+
+
+def _shrink(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """Return ``timeout`` with every phase cut to at most ``seconds`` (at least a moment)."""
+    cap = max(seconds, 0.001)
+
+    def cut(value: float | None) -> float:
+        """Return the phase's timeout capped; a phase without one gets the cap."""
+        return cap if value is None else min(value, cap)
+
+    return httpx.Timeout(
+        connect=cut(timeout.connect),
+        read=cut(timeout.read),
+        write=cut(timeout.write),
+        pool=cut(timeout.pool),
+    )
 
 
 # -- Request building helpers ---------------------------------------------------------------

@@ -15,6 +15,7 @@ Shape (after httpx and openai-python)::
      |    +-- RateLimitError           429
      |    +-- InternalServerError      >= 500
      +-- UnexpectedResponseError       a 2xx whose body is not the documented envelope
+     +-- ResponseTooLargeError         a body over the client's size cap (refused unread)
 
 Statuses are mapped to classes only in ``_make_status_error``. No message built here ever
 contains the API key: a server that echoes the key back gets it replaced by ``[REDACTED]``.
@@ -41,6 +42,7 @@ __all__ = [
     "InternalServerError",
     "NotFoundError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "SkiplinoError",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
@@ -92,6 +94,8 @@ class APIStatusError(SkiplinoError):
 
     status_code: int
     response: httpx.Response
+    # The refused key in a masked form (``sk_t…1234``) on 401/403, for the operator's log.
+    key_hint: str | None = None
 
     def __init__(self, message: str, *, response: httpx.Response, error: ErrorDetail) -> None:
         super().__init__(message, error=error)
@@ -163,6 +167,16 @@ class UnexpectedResponseError(SkiplinoError):
         return f"HTTP {self.status_code} from {_route(self.response)}: {self.message}"
 
 
+class ResponseTooLargeError(SkiplinoError):
+    """The server sent a body larger than the client accepts; it was not read to the end."""
+
+    def __init__(self, message: str, *, operation: str, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.size = size
+        self.limit = limit
+
+
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -186,7 +200,20 @@ def _make_status_error(response: httpx.Response) -> APIStatusError:
     cls = _STATUS_CLASSES.get(status)
     if cls is None:
         cls = InternalServerError if status >= 500 else APIStatusError
-    return cls(message, response=response, error=error)
+    exc = cls(message, response=response, error=error)
+    if status in (401, 403):
+        exc.key_hint = mask_key(secret)
+    return exc
+
+
+def mask_key(key: str | None) -> str:
+    """Return a form of ``key`` an operator recognises and a reader cannot use: ``sk_t…1234``."""
+    if not key:
+        return "(none)"
+    # Short keys show nothing: four plus four characters of an eight-character key is all of it.
+    if len(key) < 12:
+        return "…"
+    return f"{key[:4]}…{key[-4:]}"
 
 
 def _read_error_body(response: httpx.Response) -> tuple[str, ErrorDetail]:

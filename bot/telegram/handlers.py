@@ -283,19 +283,22 @@ class TelegramBridge:
                         # After the save: the fresh session must not point at a profile
                         # that a failed delete left behind, and /forget can be repeated.
                         await self.store.forget_profile(user.id)
-                except StoreUnavailable:
+                except StoreUnavailable as exc:
                     # Nothing is shown that was not saved; a booking made in this update is
                     # found again by the look-before-book check when the user retries.
                     metrics.record_store_error("save")
                     await self._store_apology(
-                        user, show, self.engine.locale_for(turn.profile, user)
+                        user, show, self.engine.locale_for(turn.profile, user), cause=exc.cause
                     )
                     return "store_unavailable"
                 if not saved:
                     # Only possible when our lock expired mid-update and another worker
                     # moved the chat on; its state is newer, so ours is neither kept nor shown.
                     # The chat appears only as the hashed id the log context adds.
-                    log.warning("session changed under us; update dropped")
+                    log.warning(
+                        "another writer moved the session on (our lock was lost or expired); "
+                        "update dropped"
+                    )
                     return "dropped"
                 await show(Reply(result.cards, result.locale, edit_id))
                 return "ok"
@@ -306,11 +309,11 @@ class TelegramBridge:
             if not isinstance(event, Tap):
                 await show(Reply([Card((Msg("errors.busy"),))], await self.user_locale(user)))
             return "busy"
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             metrics.record_store_error("turn")
             if entered:
                 raise
-            await self._store_apology(user, show)
+            await self._store_apology(user, show, cause=exc.cause)
             return "store_unavailable"
 
     async def user_locale(self, user: UserInfo) -> str:
@@ -322,9 +325,11 @@ class TelegramBridge:
             profile = None
         return self.engine.locale_for(profile, user)
 
-    async def _store_apology(self, user: UserInfo, show: Show, locale: str | None = None) -> None:
+    async def _store_apology(
+        self, user: UserInfo, show: Show, locale: str | None = None, *, cause: str = "unknown"
+    ) -> None:
         """Tell the user the session store cannot be reached (in ``locale`` if known)."""
-        log.warning("session store unavailable; answering with an apology")
+        log.warning("session store unavailable (%s); answering with an apology", cause)
         # The profile loaded by the turn, when there is one, spares a second call to a store
         # that has just failed (and may take its whole timeout to fail again).
         locale = locale or await self.user_locale(user)

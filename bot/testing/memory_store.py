@@ -24,9 +24,12 @@ from bot.sessions.store import (
     UpdateClaim,
     check_claim_token,
     check_ttl,
+    new_save_nonce,
     parse_profile,
     parse_session,
     poll_for_lock,
+    stamp_document,
+    stored_nonce,
     stored_version,
 )
 
@@ -155,13 +158,20 @@ class MemoryChatStore(ChatStore[SessionT]):
         *,
         profile: tuple[int, Profile] | None = None,
         release: bool = True,
+        nonce: str | None = None,
     ) -> bool:
         """Save ``session`` if its version is current, write ``profile``, release the lock."""
+        nonce = nonce or new_save_nonce()
         key = self._session_key(chat_id)
-        written = stored_version(self.kv.get(key)) == session.version
-        if written:
-            new_version = session.version + 1
-            document = session.model_copy(update={"version": new_version}).model_dump_json()
+        stored = self.kv.get(key)
+        new_version = session.version + 1
+        # Like the Redis script: a document stamped with this nonce is this save's own write.
+        already = stored_nonce(stored) == nonce
+        written = already or stored_version(stored) == session.version
+        if written and not already:
+            document = stamp_document(
+                session.model_copy(update={"version": new_version}).model_dump_json(), nonce
+            )
             self.kv.set(key, document, ttl_ms=self._session_ttl_ms)
             if profile is not None:
                 user_id, user_profile = profile
@@ -170,6 +180,7 @@ class MemoryChatStore(ChatStore[SessionT]):
                     user_profile.model_dump_json(),
                     ttl_ms=self._profile_ttl_ms,
                 )
+        if written:
             session.version = new_version
         if release:
             await self.release(chat_id, token)

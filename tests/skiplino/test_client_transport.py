@@ -30,6 +30,7 @@ from bot.skiplino import (
     InternalServerError,
     NotFoundError,
     RateLimitError,
+    ResponseTooLargeError,
     SkiplinoClient,
     SkiplinoError,
     Ticket,
@@ -839,6 +840,8 @@ async def test_retry_after_is_capped(api: FakeApi) -> None:
         api_key=API_KEY,
         backoff_base=0.0,
         max_retry_delay=0.01,
+        # Without a budget: with one, a Retry-After past it fails at once (tested below).
+        total_budget=None,
         transport=httpx.MockTransport(api.handle),
     ) as skiplino:
         started = time.monotonic()
@@ -1197,3 +1200,112 @@ def test_the_client_package_imports_nothing_of_the_bot_around_it() -> None:
     }
     assert foreign == set()
     assert "bot.skiplino.client" in imported  # the scan does see the package's own imports
+
+
+# -- Bounded calls: time budget, body size cap, refused key ------------------------------------
+
+
+async def test_a_retry_after_past_the_budget_fails_at_once_with_rate_limit(
+    api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.on("GET", "/branches", fail(429, **{"Retry-After": "30"}), ok([BRANCH]))
+    async with SkiplinoClient(
+        base_url=BASE_URL,
+        api_key=API_KEY,
+        max_retries=2,
+        total_budget=8.0,
+        transport=httpx.MockTransport(api.handle),
+    ) as skiplino:
+        started = time.monotonic()
+        with pytest.raises(RateLimitError):
+            await skiplino.list_branches()
+    # No sleeping at all: the server asked for more than the whole budget.
+    assert time.monotonic() - started < 1
+    assert len(api.requests) == 1
+    assert any("exceeds" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_retry_after_within_the_budget_is_honoured(api: FakeApi) -> None:
+    api.on("GET", "/branches", fail(429, **{"Retry-After": "0.2"}), ok([BRANCH]))
+    async with SkiplinoClient(
+        base_url=BASE_URL,
+        api_key=API_KEY,
+        total_budget=2.0,
+        transport=httpx.MockTransport(api.handle),
+    ) as skiplino:
+        started = time.monotonic()
+        branches = await skiplino.list_branches()
+    assert [b.id for b in branches] == [BRANCH["id"]]
+    assert 0.2 <= time.monotonic() - started < 1.5
+    assert len(api.requests) == 2
+
+
+async def test_retries_stop_when_the_budget_is_spent(api: FakeApi) -> None:
+    api.on("GET", "/branches", fail(503, **{"Retry-After": "0.3"}))
+    async with SkiplinoClient(
+        base_url=BASE_URL,
+        api_key=API_KEY,
+        max_retries=10,
+        total_budget=1.0,
+        transport=httpx.MockTransport(api.handle),
+    ) as skiplino:
+        started = time.monotonic()
+        with pytest.raises(InternalServerError):
+            await skiplino.list_branches()
+    assert time.monotonic() - started < 1.5
+    assert 2 <= len(api.requests) <= 4
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+async def test_an_oversized_body_is_refused_with_its_own_error(
+    api: FakeApi, caplog: pytest.LogCaptureFixture, declared: bool
+) -> None:
+    big = json.dumps({"message": "ok", "data": [BRANCH] * 5000}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 4096):
+            yield big[start : start + 4096]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        api.requests.append(request)
+        if declared:
+            return httpx.Response(200, content=big)
+        return httpx.Response(200, content=chunks())
+
+    async with SkiplinoClient(
+        base_url=BASE_URL,
+        api_key=API_KEY,
+        max_response_bytes=64 * 1024,
+        transport=httpx.MockTransport(handle),
+    ) as skiplino:
+        with pytest.raises(ResponseTooLargeError) as caught:
+            await skiplino.list_branches()
+    assert caught.value.operation == "list_branches"
+    assert caught.value.size > 64 * 1024
+    assert len(api.requests) == 1  # a too-large answer is not asked for again
+    [line] = [r.getMessage() for r in caplog.records if "cap" in r.getMessage()]
+    assert "list_branches" in line
+    assert str(64 * 1024) in line
+
+
+async def test_a_body_under_the_cap_is_read_as_before(api: FakeApi) -> None:
+    api.on("GET", "/branches", ok([BRANCH]))
+    async with SkiplinoClient(
+        base_url=BASE_URL,
+        api_key=API_KEY,
+        max_response_bytes=1024,
+        transport=httpx.MockTransport(api.handle),
+    ) as skiplino:
+        branches = await skiplino.list_branches()
+    assert [b.id for b in branches] == [BRANCH["id"]]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_refused_key_is_named_only_in_a_masked_form(
+    api: FakeApi, client: SkiplinoClient, status: int
+) -> None:
+    api.on("GET", "/branches", fail(status, {"message": f"bad key {API_KEY}", "error": None}))
+    with pytest.raises(APIStatusError) as caught:
+        await client.list_branches()
+    assert caught.value.key_hint == "sk_t…" + API_KEY[-4:]
+    assert API_KEY not in str(caught.value)

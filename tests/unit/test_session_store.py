@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,6 +16,14 @@ from pydantic import Field
 from redis.asyncio.connection import Connection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.sessions import (
     ChatBusy,
@@ -864,3 +874,176 @@ async def test_update_claims_live_under_the_prefix_with_a_short_then_a_long_ttl(
     assert 0 < claimed_ttl <= 5_000
     assert 3_500_000 < done_ttl <= 3_600_000
     assert await redis_client.get(key) == b"done"
+
+
+# --- a save safe to send again ---------------------------------------------------------------
+
+
+async def test_a_save_sent_again_finds_its_own_write_and_counts_as_saved(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+    session = a_session(slot="09:00")
+    again = session.model_copy(deep=True)  # what a retry sends: the same bytes, same version
+
+    assert await store.commit(CHAT, token, session, release=False, nonce="n-1") is True
+    # The reply was lost; the same save arrives a second time.
+    assert await store.commit(CHAT, token, again, release=False, nonce="n-1") is True
+
+    assert again.version == 1
+    stored = (await store.load(CHAT, USER)).session
+    assert stored is not None
+    assert stored.version == 1  # written once, not twice
+    assert stored.data["slot"] == "09:00"
+
+
+async def test_a_stale_save_with_another_nonce_is_still_rejected(backend: Backend) -> None:
+    store = backend.store
+    token = await store.acquire(CHAT)
+    stale = a_session(slot="09:00")
+    assert await store.commit(CHAT, token, a_session(slot="10:00"), release=False) is True
+
+    assert await store.commit(CHAT, token, stale, release=False, nonce="someone-else") is False
+    stored = (await store.load(CHAT, USER)).session
+    assert stored is not None
+    assert stored.data["slot"] == "10:00"
+
+
+async def test_a_rejected_turn_save_names_the_real_cause(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = backend.store
+    async with store.turn(CHAT, USER, wait=1, hold_ms=5_000, renew_seconds=1) as turn:
+        # Another writer moved the chat on meanwhile (as after our lock expired).
+        other = a_session(slot="11:00")
+        await store.commit(CHAT, "not-the-lock", other, release=False)
+        assert await turn.save(a_session(slot="12:00")) is False
+
+    [line] = [r.getMessage() for r in caplog.records if "save rejected" in r.getMessage()]
+    assert "another writer moved the session on" in line
+
+
+@dataclass
+class HeldReplyRelay:
+    """A TCP relay to the real Redis that holds back the first reply to a marked command."""
+
+    marker: bytes
+    hold_seconds: float
+    server: asyncio.Server | None = None
+    sent_with_marker: int = 0
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+    async def open(self) -> int:
+        """Start relaying; return the port."""
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop relaying."""
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Pipe one connection to Redis and back, delaying the reply to the first marked command."""
+        target = urlparse(REDIS_URL)
+        up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port or 6379)
+        self.writers += [writer, up_writer]
+        hold = asyncio.Event()
+
+        async def upstream() -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await reader.read(65536):
+                    if self.marker in data:
+                        self.sent_with_marker += 1
+                        if self.sent_with_marker == 1:
+                            hold.set()
+                    up_writer.write(data)
+                    await up_writer.drain()
+
+        async def downstream() -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await up_reader.read(65536):
+                    if hold.is_set():
+                        hold.clear()
+                        await asyncio.sleep(self.hold_seconds)
+                    writer.write(data)
+                    await writer.drain()
+
+        await asyncio.gather(upstream(), downstream())
+
+
+async def test_a_save_whose_reply_outlives_the_socket_timeout_is_saved_once(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    # The document is marked, so only the save's reply is held back (not the load's).
+    relay = HeldReplyRelay(marker=b"held-reply-marker", hold_seconds=0.6)
+    port = await relay.open()
+    client = aioredis.Redis(
+        host="127.0.0.1", port=port, socket_timeout=0.2, retry=Retry(NoBackoff(), retries=2)
+    )
+    store = RedisChatStore(client, prefix=redis_prefix, session_model=Session, owns_client=True)
+    try:
+        async with store.turn(CHAT, USER, wait=1, hold_ms=5_000, renew_seconds=1) as turn:
+            saved = await turn.save(a_session(note="held-reply-marker"))
+        assert relay.sent_with_marker == 2  # redis-py sent the save a second time
+        assert saved is True
+        stored = (
+            await RedisChatStore(redis_client, prefix=redis_prefix, session_model=Session).load(
+                CHAT, USER
+            )
+        ).session
+        assert stored is not None
+        assert stored.version == 1
+    finally:
+        await store.close()
+        await relay.close()
+
+
+# --- store failures name their cause -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (RedisConnectionError("Error 111 connecting"), "connection failed"),
+        (RedisTimeoutError("Timeout reading from socket"), "timeout"),
+        (OutOfMemoryError("command not allowed when used memory > 'maxmemory'."), "out of memory"),
+        (ReadOnlyError("You can't write against a read only replica."), "read-only"),
+        (AuthenticationError("invalid username-password pair"), "authentication refused"),
+        (ResponseError("NOAUTH Authentication required."), "authentication refused"),
+        (ResponseError("WRONGPASS invalid username-password pair"), "authentication refused"),
+        (ResponseError("READONLY You can't write against a read only replica."), "read-only"),
+    ],
+    ids=[
+        "connection",
+        "timeout",
+        "oom",
+        "readonly",
+        "auth",
+        "noauth",
+        "wrongpass",
+        "readonly-text",
+    ],
+)
+async def test_each_redis_failure_names_its_own_cause(
+    redis_client: aioredis.Redis, redis_prefix: str, error: Exception, cause: str
+) -> None:
+    store = RedisChatStore(redis_client, prefix=redis_prefix, session_model=Session)
+
+    async def fail(*args: object, **kwargs: object) -> object:
+        raise error
+
+    store._load = fail  # type: ignore[assignment]
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.load(CHAT, USER)
+    assert caught.value.cause.startswith(cause)
+    assert caught.value.cause in str(caught.value)
+
+
+async def test_a_refused_connection_is_named_as_such(
+    dead_redis: RedisChatStore[Session],
+) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        await dead_redis.ping()
+    assert caught.value.cause == "connection refused"
