@@ -7,15 +7,12 @@ reply; Skiplino trouble at the transport seam in front of the in-process sandbox
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -29,10 +26,10 @@ from bot.skiplino import SkiplinoClient
 from bot.testing.stack import SECRET_KEY
 from conversations.events import Command, UserInfo
 from conversations.session import Session
-from tests.conftest import REDIS_URL
 from tests.conversations.booking_steps import tickets_of, to_walk_in_confirm, user
 from tests.conversations.test_flow_rules import FlowChat
 from tests.fakes.harness import Harness, settings, skiplino_client
+from tests.fakes.redis_relay import HeldReplyRelay
 
 BOOKED = "✅ Booked!"
 UNAVAILABLE = "not answering"
@@ -41,79 +38,17 @@ SOCKET_TIMEOUT = 0.5
 HELD_FOR = 1.2
 
 
-@dataclass
-class HoldingRelay:
-    """A TCP relay to the real Redis that can hold back the reply to one chosen command."""
-
-    server: asyncio.Server | None = None
-    writers: list[asyncio.StreamWriter] = field(default_factory=list)
-    # Bytes that mark the command whose reply is held; None when nothing is armed.
-    armed: bytes | None = None
-    held: int = 0
-    # Every command seen with the armed marker, counted across connections.
-    matching_commands: int = 0
-
-    async def open(self) -> tuple[str, int]:
-        """Start relaying; return the host and port to connect through."""
-        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return "127.0.0.1", int(self.server.sockets[0].getsockname()[1])
-
-    def hold_next_reply_to(self, marker: bytes) -> None:
-        """Hold back the reply to the next command containing ``marker`` past the timeout."""
-        self.armed = marker
-
-    async def close(self) -> None:
-        """Stop relaying and drop every connection."""
-        assert self.server is not None
-        self.server.close()
-        for writer in self.writers:
-            writer.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Pipe one client connection to Redis and back, holding one reply when armed."""
-        target = urlparse(REDIS_URL)
-        up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port or 6379)
-        self.writers += [writer, up_writer]
-        hold_reply = asyncio.Event()
-
-        async def upstream() -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await reader.read(65536):
-                    if self.armed is not None and self.armed in data:
-                        self.matching_commands += 1
-                        if self.held == 0:
-                            self.held += 1
-                            hold_reply.set()
-                    up_writer.write(data)
-                    await up_writer.drain()
-            up_writer.close()
-
-        async def downstream() -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await up_reader.read(65536):
-                    if hold_reply.is_set():
-                        hold_reply.clear()
-                        # Longer than the client waits: redis-py gives up on this
-                        # connection and sends the same command again on a new one.
-                        await asyncio.sleep(HELD_FOR)
-                    writer.write(data)
-                    await writer.drain()
-            writer.close()
-
-        await asyncio.gather(upstream(), downstream())
-
-
 @pytest.fixture
-async def relay() -> AsyncIterator[HoldingRelay]:
+async def relay() -> AsyncIterator[HeldReplyRelay]:
     """Yield an open relay to the test Redis."""
-    line = HoldingRelay()
+    line = HeldReplyRelay(hold_seconds=HELD_FOR)
     await line.open()
     yield line
     await line.close()
 
 
 async def test_a_save_whose_reply_is_lost_still_shows_the_booking(
-    relay: HoldingRelay, redis_prefix: str, caplog: pytest.LogCaptureFixture
+    relay: HeldReplyRelay, redis_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert relay.server is not None
     host, port = relay.server.sockets[0].getsockname()[:2]
@@ -132,7 +67,7 @@ async def test_a_save_whose_reply_is_lost_still_shows_the_booking(
 
         assert relay.held == 1
         # The same save reached Redis again: its own earlier write had to be recognised.
-        assert relay.matching_commands >= 2
+        assert relay.sent_with_marker >= 2
         assert reply.text.startswith(BOOKED), reply.text
         assert len(tickets_of(harness.sandbox, 515151)) == 1
         assert not [r for r in caplog.records if "moved the session on" in r.getMessage()]

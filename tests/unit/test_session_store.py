@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 import redis.asyncio as aioredis
@@ -36,6 +34,7 @@ from bot.sessions import (
 )
 from bot.testing.memory_store import MemoryChatStore
 from tests.conftest import REDIS_URL
+from tests.fakes.redis_relay import HeldReplyRelay
 
 CHAT = 1001
 USER = 2002
@@ -922,62 +921,11 @@ async def test_a_rejected_turn_save_names_the_real_cause(
     assert "another writer moved the session on" in line
 
 
-@dataclass
-class HeldReplyRelay:
-    """A TCP relay to the real Redis that holds back the first reply to a marked command."""
-
-    marker: bytes
-    hold_seconds: float
-    server: asyncio.Server | None = None
-    sent_with_marker: int = 0
-    writers: list[asyncio.StreamWriter] = field(default_factory=list)
-
-    async def open(self) -> int:
-        """Start relaying; return the port."""
-        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def close(self) -> None:
-        """Stop relaying."""
-        assert self.server is not None
-        self.server.close()
-        for writer in self.writers:
-            writer.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Pipe one connection to Redis and back, delaying the reply to the first marked command."""
-        target = urlparse(REDIS_URL)
-        up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port or 6379)
-        self.writers += [writer, up_writer]
-        hold = asyncio.Event()
-
-        async def upstream() -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await reader.read(65536):
-                    if self.marker in data:
-                        self.sent_with_marker += 1
-                        if self.sent_with_marker == 1:
-                            hold.set()
-                    up_writer.write(data)
-                    await up_writer.drain()
-
-        async def downstream() -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await up_reader.read(65536):
-                    if hold.is_set():
-                        hold.clear()
-                        await asyncio.sleep(self.hold_seconds)
-                    writer.write(data)
-                    await writer.drain()
-
-        await asyncio.gather(upstream(), downstream())
-
-
 async def test_a_save_whose_reply_outlives_the_socket_timeout_is_saved_once(
     redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
     # The document is marked, so only the save's reply is held back (not the load's).
-    relay = HeldReplyRelay(marker=b"held-reply-marker", hold_seconds=0.6)
+    relay = HeldReplyRelay(hold_seconds=0.6, marker=b"held-reply-marker")
     port = await relay.open()
     client = aioredis.Redis(
         host="127.0.0.1", port=port, socket_timeout=0.2, retry=Retry(NoBackoff(), retries=2)
