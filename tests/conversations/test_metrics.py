@@ -9,15 +9,9 @@ import httpx
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import build_application, build_engine
-from bot.sessions.redis_store import RedisChatStore
-from bot.telegram.webhook import create_webhook_app
-from bot.testing.fake_api import FakeBotAPI, FakeRequest
-from conversations.session import Session
-from sandbox import Sandbox
 from tests.conversations.booking_steps import to_walk_in_confirm, user
 from tests.fakes.asgi_server import serving
-from tests.fakes.harness import TOKEN, Harness, settings, skiplino_client
+from tests.fakes.harness import Harness, webhook_app
 
 SECRET = "metrics_SECRET-for-tests-42"
 
@@ -90,19 +84,7 @@ async def test_a_busy_chat_is_counted(harness: Harness) -> None:
 
 
 async def test_the_webhook_app_serves_metrics_and_readiness(redis_prefix: str) -> None:
-    store = RedisChatStore.from_url(
-        "redis://127.0.0.1:6379/0", prefix=redis_prefix, session_model=Session
-    )
-    engine = build_engine(settings(), store=store, api=skiplino_client(Sandbox(secret_key="k")))
-    telegram = FakeBotAPI()
-    application = build_application(
-        settings(),
-        engine,
-        request=FakeRequest(telegram),
-        updates_request=FakeRequest(telegram),
-        token=TOKEN,
-    )
-    app = create_webhook_app(application, SECRET, "/telegram/webhook", ready=store.ping)
+    app = webhook_app("redis://127.0.0.1:6379/0", redis_prefix, SECRET, "/telegram/webhook")
     async with serving(app, lifespan="on") as base, httpx.AsyncClient() as http:
         scrape = await http.get(f"{base}/metrics")
         ready = await http.get(f"{base}/readyz")
@@ -120,19 +102,7 @@ async def test_the_webhook_app_serves_metrics_and_readiness(redis_prefix: str) -
 
 
 async def test_webhook_readiness_fails_while_redis_is_unreachable(redis_prefix: str) -> None:
-    store = RedisChatStore.from_url(
-        "redis://127.0.0.1:1/0", prefix=redis_prefix, session_model=Session
-    )
-    engine = build_engine(settings(), store=store, api=skiplino_client(Sandbox(secret_key="k")))
-    telegram = FakeBotAPI()
-    application = build_application(
-        settings(),
-        engine,
-        request=FakeRequest(telegram),
-        updates_request=FakeRequest(telegram),
-        token=TOKEN,
-    )
-    app = create_webhook_app(application, SECRET, "/telegram/webhook", ready=store.ping)
+    app = webhook_app("redis://127.0.0.1:1/0", redis_prefix, SECRET, "/telegram/webhook")
     async with serving(app, lifespan="on") as base, httpx.AsyncClient() as http:
         ready = await http.get(f"{base}/readyz")
 

@@ -29,17 +29,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.app import build_application, build_engine
-from bot.sessions.redis_store import RedisChatStore
 from bot.telegram.webhook import (
     SECRET_HEADER,
     create_webhook_app,
     listening_socket,
     webhook_server,
 )
-from bot.testing.fake_api import FakeBotAPI, FakeRequest
-from conversations.session import Session
-from sandbox import Sandbox
 from tests.conversations.booking_steps import (
     APPOINTMENT_GROUP,
     APPOINTMENT_SERVICE,
@@ -51,7 +46,7 @@ from tests.conversations.booking_steps import (
     user,
 )
 from tests.fakes.asgi_server import serving
-from tests.fakes.harness import TOKEN, Harness, settings, skiplino_client
+from tests.fakes.harness import Harness, settings, webhook_app
 
 SECRET = "webhook_SECRET-for-tests-42"
 PATH = "/telegram/webhook"
@@ -234,19 +229,7 @@ async def test_health_is_200_while_redis_answers(fleet: Fleet) -> None:
 
 async def test_health_is_503_when_redis_is_unreachable(redis_prefix: str) -> None:
     # Nothing listens on port 1 of loopback: every Redis call fails at once.
-    store = RedisChatStore.from_url(
-        "redis://127.0.0.1:1/0", prefix=redis_prefix, session_model=Session
-    )
-    engine = build_engine(settings(), store=store, api=skiplino_client(Sandbox(secret_key="k")))
-    telegram = FakeBotAPI()
-    application = build_application(
-        settings(),
-        engine,
-        request=FakeRequest(telegram),
-        updates_request=FakeRequest(telegram),
-        token=TOKEN,
-    )
-    app = create_webhook_app(application, SECRET, PATH, ready=store.ping)
+    app = webhook_app("redis://127.0.0.1:1/0", redis_prefix, SECRET, PATH)
     async with serving(app, lifespan="on") as base, httpx.AsyncClient() as http:
         answer = await http.get(f"{base}/healthz")
 

@@ -10,7 +10,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.testing.fake_api import ChatMessage, FakeUser
+from starlette.applications import Starlette
+
+from bot.app import build_application, build_engine
+from bot.sessions.redis_store import RedisChatStore
+from bot.telegram.webhook import create_webhook_app
+from bot.testing.fake_api import ChatMessage, FakeBotAPI, FakeRequest, FakeUser
 from bot.testing.stack import (
     SECRET_KEY,
     START,
@@ -21,6 +26,8 @@ from bot.testing.stack import (
     settings,
     skiplino_client,
 )
+from conversations.session import Session
+from sandbox import Sandbox
 
 __all__ = [
     "SECRET_KEY",
@@ -32,7 +39,23 @@ __all__ = [
     "Harness",
     "settings",
     "skiplino_client",
+    "webhook_app",
 ]
+
+
+def webhook_app(redis_url: str, prefix: str, secret: str, path: str) -> Starlette:
+    """Return a webhook app of a bot on ``redis_url`` whose health probe pings that Redis."""
+    store = RedisChatStore.from_url(redis_url, prefix=prefix, session_model=Session)
+    engine = build_engine(settings(), store=store, api=skiplino_client(Sandbox(secret_key="k")))
+    telegram = FakeBotAPI()
+    application = build_application(
+        settings(),
+        engine,
+        request=FakeRequest(telegram),
+        updates_request=FakeRequest(telegram),
+        token=TOKEN,
+    )
+    return create_webhook_app(application, secret, path, ready=store.ping)
 
 
 @dataclass
